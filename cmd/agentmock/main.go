@@ -1,0 +1,248 @@
+// Command agentmock serves the mock List Agent Sessions API on a port.
+//
+// Every flag can also be set with an AGENTMOCK_<NAME> environment variable
+// (upper case, '-' as '_'); a flag on the command line wins. Repeatable flags
+// take a comma-separated list from the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/mockserver"
+)
+
+const (
+	exitOK    = 0
+	exitError = 1 // the server could not run, such as a port in use
+	exitUsage = 2 // bad flags or files
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, hup))
+}
+
+// options are the parsed flags.
+type options struct {
+	addr      string
+	fixtures  string
+	seed      uint64
+	generate  []generation
+	apiKeys   []string
+	noAuth    bool
+	logFormat string
+	logLevel  slog.Level
+	version   bool
+}
+
+type generation struct {
+	agentKey string
+	n        int
+}
+
+// listFlag is a repeatable flag.
+type listFlag struct {
+	values *[]string
+}
+
+func (f listFlag) String() string {
+	if f.values == nil {
+		return ""
+	}
+	return strings.Join(*f.values, ",")
+}
+
+func (f listFlag) Set(v string) error {
+	*f.values = append(*f.values, v)
+	return nil
+}
+
+// parseFlags reads args, then fills each flag not given there from the
+// environment.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	var generate []string
+	fs := flag.NewFlagSet("agentmock", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
+	fs.StringVar(&o.fixtures, "fixtures", "", "fixtures YAML `file` (default: the built-in data)")
+	fs.Uint64Var(&o.seed, "seed", fixtures.DefaultSeed, "seed for generated sessions that give no seed of their own")
+	fs.Var(listFlag{&generate}, "generate", "add N generated sessions to an agent: `agt_x=N` (repeatable)")
+	fs.Var(listFlag{&o.apiKeys}, "api-key", "accept only this API `key` (repeatable; default: any non-empty key)")
+	fs.BoolVar(&o.noAuth, "no-auth", false, "turn authentication off")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "AGENTMOCK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(name)
+		if given[f.Name] || v == "" || envErr != nil {
+			return
+		}
+		values := []string{v}
+		if _, ok := f.Value.(listFlag); ok {
+			values = strings.Split(v, ",")
+		}
+		for _, v := range values {
+			if err := f.Value.Set(strings.TrimSpace(v)); err != nil {
+				envErr = fmt.Errorf("invalid value %q for %s: %v", v, name, err)
+				return
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return nil, fmt.Errorf("-log-format must be text or json, not %q", o.logFormat)
+	}
+	for _, g := range generate {
+		agentKey, count, ok := strings.Cut(g, "=")
+		n, err := strconv.Atoi(count)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("-generate wants agt_x=N with N >= 0, not %q", g)
+		}
+		o.generate = append(o.generate, generation{agentKey, n})
+	}
+	return o, nil
+}
+
+// loadData builds the data the flags ask for: the fixtures file or the
+// built-in data, plus generated agents.
+func (o *options) loadData() (*fixtures.Data, error) {
+	var d *fixtures.Data
+	var err error
+	if o.fixtures != "" {
+		d, err = fixtures.LoadFile(o.fixtures, o.seed)
+	} else {
+		d, err = fixtures.BuiltIn(o.seed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range o.generate {
+		if d, err = d.WithGenerated(g.agentKey, g.n, o.seed); err != nil {
+			return nil, fmt.Errorf("-generate %s=%d: %w", g.agentKey, g.n, err)
+		}
+	}
+	return d, nil
+}
+
+func (o *options) logger(w io.Writer) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: o.logLevel}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// run is the whole program, with its inputs passed in so tests can drive it.
+// It serves until ctx is done, reloads on each value from hup, and returns the
+// exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hup <-chan os.Signal) int {
+	o, err := parseFlags(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		return exitUsage
+	}
+	if o.version {
+		fmt.Fprintf(stdout, "agentmock %s\n", version())
+		return exitOK
+	}
+	log := o.logger(stderr)
+	data, err := o.loadData()
+	if err != nil {
+		fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		return exitUsage
+	}
+	sopts := []mockserver.Option{mockserver.WithData(data), mockserver.WithAPIKeys(o.apiKeys...), mockserver.WithLogger(log)}
+	if o.noAuth {
+		sopts = append(sopts, mockserver.WithoutAuth())
+	}
+	srv, err := mockserver.New(sopts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		return exitUsage
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		return exitError
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+	log.Info("ready", "url", url, "agents", len(data.Agents))
+	fmt.Fprintf(stdout, "agentmock listening on %s\n", url)
+
+	for {
+		select {
+		case <-hup:
+			d, err := o.loadData()
+			if err == nil {
+				err = srv.Reload(d)
+			}
+			if err != nil {
+				log.Error("reload refused; still serving the old data", "err", err)
+				continue
+			}
+			log.Info("reloaded", "agents", len(d.Agents))
+		case err := <-served:
+			log.Error("server stopped", "err", err)
+			return exitError
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				log.Error("shutdown", "err", err)
+				return exitError
+			}
+			return exitOK
+		}
+	}
+}

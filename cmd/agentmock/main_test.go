@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer that the server goroutine and the test can share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func noEnv(string) string { return "" }
+
+// running is an agentmock started by run in the background.
+type running struct {
+	url    string
+	stderr *syncBuffer
+	hup    chan os.Signal
+	stop   context.CancelFunc
+	exit   chan int
+}
+
+func start(t *testing.T, getenv func(string) string, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	r := &running{stderr: &syncBuffer{}, hup: make(chan os.Signal, 1), stop: cancel, exit: make(chan int, 1)}
+	go func() {
+		r.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, pw, r.stderr, r.hup)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no ready line: %v; stderr:\n%s", err, r.stderr)
+	}
+	go io.Copy(io.Discard, pr)
+	_, url, ok := strings.Cut(strings.TrimSpace(line), " on ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("ready line %q has no URL", line)
+	}
+	r.url = url
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.exit:
+		case <-time.After(10 * time.Second):
+			t.Error("agentmock did not stop")
+		}
+	})
+	return r
+}
+
+func (r *running) get(t *testing.T, path string, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", r.url+path, nil)
+	if key != "" {
+		req.Header.Set("X-Api-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestServesTheBuiltInDataAndStopsCleanly(t *testing.T) {
+	r := start(t, noEnv)
+	if got := r.get(t, "/v2/agents/agt_customer_support/sessions", "k"); got != 200 {
+		t.Errorf("status %d, want 200", got)
+	}
+	r.stop()
+	if code := <-r.exit; code != exitOK {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	r.exit <- exitOK // for the cleanup
+}
+
+func TestFlagsAndEnvironment(t *testing.T) {
+	env := map[string]string{"AGENTMOCK_API_KEY": "env_a, env_b", "AGENTMOCK_GENERATE": "agt_env=3"}
+	r := start(t, func(k string) string { return env[k] }, "-generate", "agt_flag=2")
+	if got := r.get(t, "/v2/agents/agt_flag/sessions", "env_b"); got != 200 {
+		t.Errorf("env key on a flag-generated agent: %d, want 200", got)
+	}
+	if got := r.get(t, "/v2/agents/agt_env/sessions", "env_a"); got != 404 {
+		t.Errorf("AGENTMOCK_GENERATE applied although -generate was given: %d, want 404", got)
+	}
+	if got := r.get(t, "/v2/agents/agt_flag/sessions", "other"); got != 401 {
+		t.Errorf("a key not configured: %d, want 401", got)
+	}
+}
+
+func TestNoAuth(t *testing.T) {
+	r := start(t, func(k string) string { return map[string]string{"AGENTMOCK_NO_AUTH": "true"}[k] })
+	if got := r.get(t, "/v2/agents/agt_customer_support/sessions", ""); got != 200 {
+		t.Errorf("status %d, want 200", got)
+	}
+}
+
+func TestBadInputExitsWithStatus2(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("agents:\n  - key: nope\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // in stderr
+	}{
+		{"an unknown flag", []string{"-colour"}, nil, "colour"},
+		{"a stray argument", []string{"serve"}, nil, "serve"},
+		{"a missing fixtures file", []string{"-fixtures", filepath.Join(dir, "missing.yaml")}, nil, "missing.yaml"},
+		{"a bad fixtures file", []string{"-fixtures", bad}, nil, "bad.yaml:2"},
+		{"a bad -generate", []string{"-generate", "agt_x"}, nil, "agt_x"},
+		{"a bad log format", []string{"-log-format", "xml"}, nil, "xml"},
+		{"a bad log level", []string{"-log-level", "loud"}, nil, "loud"},
+		{"a bad seed in the environment", nil, map[string]string{"AGENTMOCK_SEED": "abc"}, "AGENTMOCK_SEED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &stdout, &stderr, nil)
+			if code != exitUsage {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q does not mention %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout bytes.Buffer
+	if code := run(context.Background(), []string{"-version"}, noEnv, &stdout, io.Discard, nil); code != exitOK {
+		t.Fatalf("exit status %d", code)
+	}
+	if !strings.HasPrefix(stdout.String(), "agentmock ") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+}
+
+func TestReloadIsAllOrNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.yaml")
+	write := func(yaml string) {
+		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("agents:\n  - key: agt_one\n")
+	r := start(t, noEnv, "-fixtures", path)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never happened; stderr:\n%s", what, r.stderr)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	write("agents:\n  - key: agt_two\n")
+	r.hup <- os.Interrupt
+	waitFor("reload", func() bool { return r.get(t, "/v2/agents/agt_two/sessions", "k") == 200 })
+
+	write("agents:\n  - key: agt_three\n    colour: blue\n")
+	r.hup <- os.Interrupt
+	waitFor("the refusal log line", func() bool { return strings.Contains(r.stderr.String(), "reload refused") })
+	if !strings.Contains(r.stderr.String(), "f.yaml:3") {
+		t.Errorf("the refusal does not name the file and line:\n%s", r.stderr)
+	}
+	if got := r.get(t, "/v2/agents/agt_two/sessions", "k"); got != 200 {
+		t.Errorf("after a bad reload the old data is gone: %d", got)
+	}
+}

@@ -1,0 +1,155 @@
+package agentmock_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/agentmock/agentmock"
+)
+
+const demoYAML = `
+agents:
+  - key: agt_demo
+    sessions:
+      - {id: ase_demo_001, created_at: 2024-01-15T10:30:00Z}
+`
+
+func status(t *testing.T, c *http.Client, url string) int {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestFixtureOptionsServeTheirData(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(path, []byte(demoYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	options := map[string]agentmock.Option{
+		"a file":   agentmock.WithFixtureFile(path),
+		"an fs.FS": agentmock.WithFixtureFS(fstest.MapFS{"f.yaml": {Data: []byte(demoYAML)}}, "f.yaml"),
+		"YAML":     agentmock.WithFixtureYAML([]byte(demoYAML)),
+	}
+	for name, opt := range options {
+		t.Run("fixtures from "+name+" are served", func(t *testing.T) {
+			t.Parallel()
+			srv := agentmock.NewTestServer(t, opt)
+			if got := status(t, srv.Client(), srv.URL+"/v2/agents/agt_demo/sessions"); got != 200 {
+				t.Errorf("agt_demo: %d, want 200", got)
+			}
+			if got := status(t, srv.Client(), srv.URL+"/v2/agents/agt_customer_support/sessions"); got != 404 {
+				t.Errorf("built-in agent: %d, want 404", got)
+			}
+		})
+	}
+}
+
+// fatalTB records a Fatal instead of failing the test that runs it.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper()        {}
+func (f *fatalTB) Cleanup(func()) {}
+func (f *fatalTB) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
+func TestBadOptionFailsTheTest(t *testing.T) {
+	tests := map[string]agentmock.Option{
+		"a missing file":           agentmock.WithFixtureFile(filepath.Join(t.TempDir(), "missing.yaml")),
+		"an unknown field":         agentmock.WithFixtureYAML([]byte("agents: []\ncolour: blue\n")),
+		"a bad generated agent":    agentmock.WithGenerated("not_an_agent", 3),
+		"an empty API key":         agentmock.WithAPIKeys(""),
+		"a negative session count": agentmock.WithGenerated("agt_x", -1),
+	}
+	for name, opt := range tests {
+		t.Run(name+" is fatal", func(t *testing.T) {
+			tb := &fatalTB{TB: t}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				agentmock.NewTestServer(tb, opt)
+			}()
+			<-done
+			if !strings.Contains(tb.msg, "agentmock") {
+				t.Errorf("Fatal message %q, want one that names agentmock", tb.msg)
+			}
+		})
+	}
+}
+
+func TestParallelServersAreIndependent(t *testing.T) {
+	for i := range 4 {
+		t.Run(fmt.Sprintf("server %d", i), func(t *testing.T) {
+			t.Parallel()
+			srv := agentmock.NewTestServer(t, agentmock.WithGenerated(fmt.Sprintf("agt_only_%d", i), i+1))
+			for j := range 4 {
+				want := 404
+				if j == i {
+					want = 200
+				}
+				if got := status(t, srv.Client(), fmt.Sprintf("%s/v2/agents/agt_only_%d/sessions", srv.URL, j)); got != want {
+					t.Errorf("agt_only_%d: %d, want %d", j, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestClientSendsTheKey(t *testing.T) {
+	srv := agentmock.NewTestServer(t, agentmock.WithAPIKeys("k1"))
+	url := srv.URL + "/v2/agents/agt_customer_support/sessions"
+	if got := status(t, srv.Client(), url); got != 200 {
+		t.Errorf("Client(): %d, want 200", got)
+	}
+	if got := status(t, http.DefaultClient, url); got != 401 {
+		t.Errorf("a client without a key: %d, want 401", got)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Api-Key", "wrong")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("Client() with an explicit wrong key: %d, want 401 (it must not override)", resp.StatusCode)
+	}
+}
+
+func TestSeedChangesGeneratedData(t *testing.T) {
+	get := func(seed uint64) string {
+		srv := agentmock.NewTestServer(t, agentmock.WithSeed(seed), agentmock.WithGenerated("agt_g", 5))
+		resp, err := srv.Client().Get(srv.URL + "/v2/agents/agt_g/sessions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%d %s %v", resp.StatusCode, b, err)
+		}
+		return string(b)
+	}
+	if a, b := get(7), get(7); a != b {
+		t.Errorf("the same seed gave different data:\n%s\n%s", a, b)
+	}
+	if a, b := get(7), get(8); a == b {
+		t.Errorf("seeds 7 and 8 gave the same data: %s", a)
+	}
+}

@@ -1,0 +1,72 @@
+package mockserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+)
+
+// Error codes. The first five are the seed's; the others cover what the seed
+// leaves out.
+const (
+	codeInvalidRequest   = "invalid_request"
+	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
+	codeAgentNotFound    = "agent_not_found"
+	codeRateLimited      = "rate_limit_exceeded"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeInternal         = "internal_error"
+)
+
+// apiError is an error response before it is written.
+type apiError struct {
+	status      int
+	code        string
+	messages    []string
+	fieldErrors map[string]string // 400 only
+	id          string            // 404 only: what was not found
+}
+
+// errorBody is the wire form of every error: the seed's code plus the official
+// schema's messages and request_id.
+type errorBody struct {
+	Code        string            `json:"code"`
+	Messages    []string          `json:"messages"`
+	RequestID   string            `json:"request_id"`
+	FieldErrors map[string]string `json:"field_errors,omitempty"`
+	ID          string            `json:"id,omitempty"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
+	body, err := json.Marshal(errorBody{
+		Code:        e.code,
+		Messages:    e.messages,
+		RequestID:   "req_" + strconv.FormatUint(s.requestSeq.Add(1), 10),
+		FieldErrors: e.fieldErrors,
+		ID:          e.id,
+	})
+	if err != nil { // strings and a map of strings always marshal
+		panic(err)
+	}
+	writeJSON(w, e.status, append(body, '\n'))
+}
+
+// writeJSON is the one place that writes a response body.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

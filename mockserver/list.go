@@ -1,0 +1,149 @@
+package mockserver
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+const (
+	defaultLimit = 10
+	maxLimit     = 100
+	maxFilterLen = 256
+)
+
+// Messages of the 400s, one per rule of the endpoint.
+const (
+	msgAgentKey = "agent_key must match ^agt_[0-9a-zA-Z_-]+$ and have at most 50 characters"
+	msgLimit    = "limit must be an integer from 1 to 100"
+	msgEnabled  = "enabled must be true or false"
+	msgFilter   = "filter must be a valid RE2 regular expression of at most 256 characters"
+	msgRepeated = "must be given at most once"
+)
+
+// parseListQuery validates a list request. It returns the query, or the
+// reason for each bad parameter keyed by its name.
+func parseListQuery(agentKey, rawQuery string) (listQuery, map[string]string) {
+	q := listQuery{limit: defaultLimit}
+	bad := map[string]string{}
+	if !validAgentKey(agentKey) {
+		bad["agent_key"] = msgAgentKey
+	}
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		bad["query"] = "the query string is malformed: " + err.Error()
+		return q, bad
+	}
+	param := func(name string) (string, bool) {
+		v, ok := values[name]
+		if len(v) > 1 {
+			bad[name] = name + " " + msgRepeated
+			return "", false
+		}
+		return firstOr(v, ""), ok
+	}
+	if v, ok := param("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			bad["limit"] = msgLimit
+		}
+		q.limit = n
+	}
+	if v, ok := param("page_key"); ok && v != "" {
+		id, err := decodePageKey(v)
+		if err != nil {
+			bad["page_key"] = err.Error()
+		}
+		q.after = id
+	}
+	if v, ok := param("enabled"); ok {
+		b, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			bad["enabled"] = msgEnabled
+		case b:
+			q.enabled = onlyEnabled
+		default:
+			q.enabled = onlyDisabled
+		}
+	}
+	if v, ok := param("filter"); ok {
+		re, err := regexp.Compile(v)
+		if err != nil || utf8.RuneCountInString(v) > maxFilterLen {
+			bad["filter"] = msgFilter
+		}
+		q.filter = re
+	}
+	if len(bad) > 0 {
+		return q, bad
+	}
+	return q, nil
+}
+
+func firstOr(v []string, def string) string {
+	if len(v) == 0 {
+		return def
+	}
+	return v[0]
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	agentKey := ps.ByName("agent_key")
+	ds := s.data.Load()
+	key := apiKey(r)
+	if e := s.authenticate(key, ds); e != nil {
+		s.writeError(w, e)
+		return
+	}
+	q, bad := parseListQuery(agentKey, r.URL.RawQuery)
+	if bad != nil {
+		s.writeError(w, invalidRequest(bad))
+		return
+	}
+	a := ds.agents[agentKey]
+	if a == nil {
+		s.writeError(w, &apiError{status: http.StatusNotFound, code: codeAgentNotFound,
+			messages: []string{fmt.Sprintf("agent %q does not exist", agentKey)}, id: agentKey})
+		return
+	}
+	if !s.cfg.noAuth && a.allowed != nil && !a.allowed[key] {
+		s.writeError(w, &apiError{status: http.StatusForbidden, code: codeForbidden,
+			messages: []string{fmt.Sprintf("the API key may not read the sessions of agent %q", agentKey)}})
+		return
+	}
+	writeJSON(w, http.StatusOK, appendPage(nil, a.list(q)))
+}
+
+// invalidRequest builds a 400 with one message per bad field, in a stable order.
+func invalidRequest(bad map[string]string) *apiError {
+	e := &apiError{status: http.StatusBadRequest, code: codeInvalidRequest, fieldErrors: bad}
+	for _, name := range sortedKeys(bad) {
+		e.messages = append(e.messages, bad[name])
+	}
+	return e
+}
+
+// appendPage writes a page by concatenating the sessions' stored JSON.
+func appendPage(b []byte, p page) []byte {
+	b = append(b, `{"sessions":[`...)
+	for i, s := range p.sessions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s.json...)
+	}
+	b = append(b, `],"metadata":{`...)
+	if p.more {
+		b = append(b, `"page_key":"`...)
+		b = append(b, encodePageKey(p.sessions[len(p.sessions)-1].id)...)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"total_count":`...)
+	b = strconv.AppendInt(b, int64(p.total), 10)
+	return append(b, "}}\n"...)
+}

@@ -1,0 +1,347 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LoadFile reads a scenarios YAML file; see Load.
+func LoadFile(path string) ([]Scenario, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path, src)
+}
+
+// Load parses a scenarios YAML document:
+//
+//	scenarios:
+//	  retry_then_succeed:
+//	    description: Two 429s, then normal responses
+//	    seed: 7
+//	    rules:
+//	      - match: {agent_key: agt_customer_support}
+//	        times: 2
+//	        respond: {status: 429, retry_after: 2s}
+//
+// It returns the scenarios in file order, every one validated, or an error
+// and nothing. Unknown and repeated fields are refused. An error names the
+// file (name), the line and the field, as in
+// "scenarios.yaml:7: scenarios.retry_then_succeed.rules[0].respond.status: 700 is not an HTTP error status (400..599)".
+// An empty document holds no scenarios.
+func Load(name string, src []byte) ([]Scenario, error) {
+	l := &loader{file: name, lines: map[string]int{}}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, l.yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, l.yamlError(err)
+		}
+		return nil, l.errorf(extra.Line, "", "only one YAML document is allowed")
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	var out []Scenario
+	err := l.fields(doc.Content[0], "", []string{"scenarios"}, func(_ string, v *yaml.Node, p string) error {
+		seen := map[string]bool{}
+		return l.fields(v, p, nil, func(name string, v *yaml.Node, p string) error {
+			if !validName(name) {
+				return l.errorf(l.lines[p], p, "%q is not a scenario name (letters, digits, '_', '-' and '.', at most 100)", name)
+			}
+			if seen[name] {
+				return l.errorf(l.lines[p], p, "scenario defined twice")
+			}
+			seen[name] = true
+			s, err := l.scenario(v, p)
+			s.Name = name
+			out = append(out, s)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// loader walks the yaml.Node tree by hand, because yaml.v3 forgets
+// KnownFields inside custom unmarshalers and its errors do not name the
+// field path.
+type loader struct {
+	file string
+	// lines maps the path of each field seen to the line of its key, to
+	// place the errors that validation finds after decoding.
+	lines map[string]int
+	// fieldCount bounds the walk: aliases can make a small file expand
+	// exponentially ("billion laughs").
+	fieldCount int
+}
+
+const maxFields = 100_000
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (l *loader) yamlError(err error) error {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s:%s: %s", l.file, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %s", l.file, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+func (l *loader) errorf(line int, path, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if path == "" {
+		return fmt.Errorf("%s:%d: %s", l.file, line, msg)
+	}
+	return fmt.Errorf("%s:%d: %s: %s", l.file, line, path, msg)
+}
+
+// lineOf finds the line of path, or of its nearest recorded parent.
+func (l *loader) lineOf(path string) int {
+	for path != "" {
+		if line, ok := l.lines[path]; ok {
+			return line
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// fields calls f for each key of the mapping n, in order, refusing repeated
+// keys and, unless known is nil, keys not in known. A null n has no keys.
+func (l *loader) fields(n *yaml.Node, path string, known []string, f func(key string, v *yaml.Node, path string) error) error {
+	n = resolve(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return l.errorf(n.Line, path, "must be a mapping, got %s", describe(n))
+	}
+	if l.fieldCount += len(n.Content) / 2; l.fieldCount > maxFields {
+		return l.errorf(n.Line, path, "more than %d fields (after expanding aliases)", maxFields)
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		p := joinPath(path, k.Value)
+		if known != nil && !slices.Contains(known, k.Value) {
+			return l.errorf(k.Line, p, "unknown field (expected one of %s)", strings.Join(known, ", "))
+		}
+		if first, ok := seen[k.Value]; ok {
+			return l.errorf(k.Line, p, "repeated (first at line %d)", first)
+		}
+		seen[k.Value] = k.Line
+		l.lines[p] = k.Line
+		if err := f(k.Value, v, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *loader) scalar(n *yaml.Node, path, want string, out any) error {
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode || n.Decode(out) != nil {
+		return l.errorf(n.Line, path, "must be %s, got %s", want, describe(n))
+	}
+	return nil
+}
+
+func (l *loader) str(n *yaml.Node, path string) (string, error) {
+	var s string
+	return s, l.scalar(n, path, "a string", &s)
+}
+
+func (l *loader) duration(n *yaml.Node, path string) (Duration, error) {
+	s, err := l.str(n, path)
+	if err != nil || s == "" {
+		return 0, err
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, l.errorf(n.Line, path, "%s", err)
+	}
+	return d, nil
+}
+
+func (l *loader) stringMap(n *yaml.Node, path string) (map[string]string, error) {
+	m := map[string]string{}
+	err := l.fields(n, path, nil, func(k string, v *yaml.Node, p string) error {
+		s, err := l.str(v, p)
+		m[k] = s
+		return err
+	})
+	return m, err
+}
+
+func (l *loader) scenario(n *yaml.Node, path string) (Scenario, error) {
+	var s Scenario
+	err := l.fields(n, path, []string{"description", "seed", "rules"}, func(k string, v *yaml.Node, p string) error {
+		switch k {
+		case "description":
+			return l.scalar(v, p, "a string", &s.Description)
+		case "seed":
+			return l.scalar(v, p, "a non-negative integer", &s.Seed)
+		}
+		if isNull(v) {
+			return nil
+		}
+		if v.Kind != yaml.SequenceNode {
+			return l.errorf(v.Line, p, "must be a list of rules, got %s", describe(v))
+		}
+		for i, rn := range v.Content {
+			rp := fmt.Sprintf("%s[%d]", p, i)
+			rn = resolve(rn)
+			l.lines[rp] = rn.Line
+			r, err := l.rule(rn, rp)
+			if err != nil {
+				return err
+			}
+			s.Rules = append(s.Rules, r)
+		}
+		return nil
+	})
+	return s, err
+}
+
+func (l *loader) rule(n *yaml.Node, path string) (Rule, error) {
+	var r Rule
+	known := []string{"match", "after", "times", "every", "probability", "respond", "delay", "fault"}
+	err := l.fields(n, path, known, func(k string, v *yaml.Node, p string) (err error) {
+		switch k {
+		case "match":
+			return l.match(v, p, &r.Match)
+		case "after":
+			return l.scalar(v, p, "an integer", &r.After)
+		case "times":
+			return l.scalar(v, p, "an integer", &r.Times)
+		case "every":
+			return l.scalar(v, p, "an integer", &r.Every)
+		case "probability":
+			return l.scalar(v, p, "a number", &r.Probability)
+		case "respond":
+			r.Respond = new(Response)
+			return l.respond(v, p, r.Respond)
+		case "delay":
+			r.Delay, err = l.delay(v, p)
+			return err
+		}
+		s, err := l.str(v, p)
+		r.Fault = Fault(s)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	if err := r.Validate(); err != nil {
+		var fe *FieldError
+		errors.As(err, &fe)
+		p := joinPath(path, fe.Path)
+		return r, l.errorf(l.lineOf(p), p, "%s", fe.Message)
+	}
+	return r, nil
+}
+
+func (l *loader) match(n *yaml.Node, path string, m *Match) error {
+	known := []string{"agent_key", "method", "route", "query", "headers", "api_key"}
+	return l.fields(n, path, known, func(k string, v *yaml.Node, p string) (err error) {
+		switch k {
+		case "agent_key":
+			m.AgentKey, err = l.str(v, p)
+		case "method":
+			m.Method, err = l.str(v, p)
+		case "route":
+			m.Route, err = l.str(v, p)
+		case "query":
+			m.Query, err = l.stringMap(v, p)
+		case "headers":
+			m.Headers, err = l.stringMap(v, p)
+		case "api_key":
+			m.APIKey, err = l.str(v, p)
+		}
+		return err
+	})
+}
+
+func (l *loader) respond(n *yaml.Node, path string, r *Response) error {
+	known := []string{"status", "code", "message", "headers", "retry_after"}
+	return l.fields(n, path, known, func(k string, v *yaml.Node, p string) (err error) {
+		switch k {
+		case "status":
+			err = l.scalar(v, p, "an integer", &r.Status)
+		case "code":
+			r.Code, err = l.str(v, p)
+		case "message":
+			r.Message, err = l.str(v, p)
+		case "headers":
+			r.Headers, err = l.stringMap(v, p)
+		case "retry_after":
+			r.RetryAfter, err = l.duration(v, p)
+		}
+		return err
+	})
+}
+
+func (l *loader) delay(n *yaml.Node, path string) (*Delay, error) {
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		d, err := l.duration(n, path)
+		return &Delay{Min: d, Max: d}, err
+	}
+	var d Delay
+	var seen int
+	err := l.fields(n, path, []string{"min", "max"}, func(k string, v *yaml.Node, p string) (err error) {
+		seen++
+		if k == "min" {
+			d.Min, err = l.duration(v, p)
+		} else {
+			d.Max, err = l.duration(v, p)
+		}
+		return err
+	})
+	if err == nil && seen != 2 {
+		err = l.errorf(n.Line, path, `must be a duration like "300ms" or a mapping with both min and max`)
+	}
+	return &d, err
+}

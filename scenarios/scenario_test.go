@@ -1,0 +1,126 @@
+package scenarios
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseRules(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []Rule
+	}{
+		{
+			name: "durations are strings and a delay can be one duration",
+			src:  `[{"match":{"agent_key":"agt_*","route":"list"},"times":2,"respond":{"status":429,"retry_after":"2s"}},{"delay":"300ms"}]`,
+			want: []Rule{
+				{Match: Match{AgentKey: "agt_*", Route: "list"}, Times: 2, Respond: &Response{Status: 429, RetryAfter: ms(2000)}},
+				{Delay: &Delay{Min: ms(300), Max: ms(300)}},
+			},
+		},
+		{
+			name: "a delay can be a range",
+			src:  `[{"delay":{"min":"50ms","max":"250ms"},"fault":"slow_body"}]`,
+			want: []Rule{{Delay: &Delay{Min: ms(50), Max: ms(250)}, Fault: FaultSlowBody}},
+		},
+		{
+			name: "an empty array is no rules",
+			src:  `[]`,
+			want: []Rule{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseRules([]byte(tt.src))
+			if err != nil {
+				t.Fatalf("ParseRules: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseRules mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseRulesRefusesBadRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		wantPath string
+		wantMsg  string
+	}{
+		{"an unknown field is refused", `[{"fault":"empty_response","tims":1}]`, "rules[0]", `unknown field "tims"`},
+		{"an unknown field in match is refused", `[{"fault":"empty_response","match":{"agent":"x"}}]`, "rules[0]", `unknown field "agent"`},
+		{"an unknown field in a delay range is refused", `[{"delay":{"min":"1s","max":"2s","avg":"1s"}}]`, "rules[0]", `delay: unknown field "avg"`},
+		{"a numeric duration is refused", `[{"respond":{"status":429,"retry_after":2}}]`, "rules[0]", `duration must be a string like "300ms", got 2`},
+		{"a wrongly typed field names its path", `[{"fault":"empty_response"},{"respond":{"status":"500"}}]`, "rules[1].respond.status", "cannot use a JSON string as int"},
+		{"an invalid status names its path", `[{"respond":{"status":700}}]`, "rules[0].respond.status", "700 is not an HTTP error status (400..599)"},
+		{"a rule that does nothing is refused", `[{"fault":"empty_response"},{"times":1}]`, "rules[1]", "a rule needs at least one of respond, delay or fault"},
+		{"something other than an array is refused", `{"fault":"empty_response"}`, "rules", "must be a JSON array of rules, got a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseRules([]byte(tt.src))
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("ParseRules error = %v, want a *FieldError", err)
+			}
+			if fe.Path != tt.wantPath || fe.Message != tt.wantMsg {
+				t.Errorf("ParseRules error = {%q, %q}, want {%q, %q}", fe.Path, fe.Message, tt.wantPath, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestRulesRoundTripThroughJSON(t *testing.T) {
+	t.Run("marshalled rules parse back to the same rules", func(t *testing.T) {
+		want := []Rule{
+			{Match: Match{Headers: map[string]string{"X-A": "b"}}, Every: 3, Respond: &Response{Status: 429, RetryAfter: ms(1500)}},
+			{Delay: &Delay{Min: ms(50), Max: ms(250)}},
+			{Delay: &Delay{Min: ms(300), Max: ms(300)}, Fault: FaultSlowBody},
+		}
+		b, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseRules(b)
+		if err != nil {
+			t.Fatalf("ParseRules(%s): %v", b, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("round trip mismatch (-want +got):\n%s\njson: %s", diff, b)
+		}
+	})
+	t.Run("durations marshal as strings", func(t *testing.T) {
+		b, _ := json.Marshal(Rule{Delay: &Delay{Min: ms(50), Max: ms(250)}})
+		if got, want := string(b), `{"delay":{"min":"50ms","max":"250ms"}}`; got != want {
+			t.Errorf("json.Marshal = %s, want %s", got, want)
+		}
+	})
+}
+
+func TestValidateMatch(t *testing.T) {
+	tests := []struct {
+		name     string
+		match    Match
+		wantPath string
+	}{
+		{"a method with a space is refused", Match{Method: "GE T"}, "rules[0].match.method"},
+		{"a header name with a colon is refused", Match{Headers: map[string]string{"X:Y": "a"}}, "rules[0].match.headers.X:Y"},
+		{"a bad agent_key glob is refused", Match{AgentKey: "agt_[a"}, "rules[0].match.agent_key"},
+		{"an empty query parameter name is refused", Match{Query: map[string]string{"": "a"}}, "rules[0].match.query"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateRules([]Rule{{Match: tt.match, Fault: FaultEmptyResponse}})
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Path != tt.wantPath {
+				t.Errorf("ValidateRules = %v, want a *FieldError at %s", err, tt.wantPath)
+			}
+		})
+	}
+}
