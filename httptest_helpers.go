@@ -10,10 +10,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/agentmock/agentmock/fixtures"
 	"github.com/agentmock/agentmock/mockserver"
+	"github.com/agentmock/agentmock/scenarios"
 )
 
 // DefaultAPIKey is the key that a TestServer's Client sends when neither
@@ -24,12 +29,15 @@ const DefaultAPIKey = "test_key"
 type Option func(*settings)
 
 type settings struct {
-	load     func(seed uint64) (*fixtures.Data, error)
-	generate []generated
-	seed     uint64
-	apiKeys  []string
-	noAuth   bool
-	logger   *slog.Logger
+	load          func(seed uint64) (*fixtures.Data, error)
+	generate      []generated
+	seed          uint64
+	apiKeys       []string
+	noAuth        bool
+	logger        *slog.Logger
+	loadScenarios []func() ([]scenarios.Scenario, error)
+	server        []mockserver.Option
+	rateLimit     string
 }
 
 type generated struct {
@@ -85,6 +93,45 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) { s.logger = l }
 }
 
+// WithScenario activates the named scenario for everyone from the start, like
+// -scenario. Reset activates it again with fresh counters.
+func WithScenario(name string) Option {
+	return func(s *settings) { s.server = append(s.server, mockserver.WithScenario(name)) }
+}
+
+// WithScenarioFile adds the scenarios of a YAML file to the built-in ones,
+// like -scenarios.
+func WithScenarioFile(path string) Option {
+	return func(s *settings) {
+		s.loadScenarios = append(s.loadScenarios, func() ([]scenarios.Scenario, error) { return scenarios.LoadFile(path) })
+	}
+}
+
+// WithScenarioYAML adds scenarios given as YAML text.
+func WithScenarioYAML(yaml []byte) Option {
+	return func(s *settings) {
+		s.loadScenarios = append(s.loadScenarios, func() ([]scenarios.Scenario, error) { return scenarios.Load("scenario YAML", yaml) })
+	}
+}
+
+// WithRateLimit sets a token bucket per API key, like -rate-limit
+// ("10/s,burst=20").
+func WithRateLimit(spec string) Option {
+	return func(s *settings) { s.rateLimit = spec }
+}
+
+// WithJournalSize sets how many requests the journal keeps, like
+// -journal-size; 0 turns it off.
+func WithJournalSize(n int) Option {
+	return func(s *settings) { s.server = append(s.server, mockserver.WithJournalSize(n)) }
+}
+
+// WithAdminToken makes the admin API require Authorization: Bearer token,
+// like -admin-token.
+func WithAdminToken(token string) Option {
+	return func(s *settings) { s.server = append(s.server, mockserver.WithAdminToken(token)) }
+}
+
 // TestServer is a running mock API. Its embedded *mockserver.Server gives
 // access to the data, such as Reset and Reload.
 type TestServer struct {
@@ -121,7 +168,10 @@ func NewServer(opts ...Option) (*TestServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agentmock: %w", err)
 	}
-	mopts := []mockserver.Option{mockserver.WithData(data), mockserver.WithAPIKeys(s.apiKeys...)}
+	mopts, err := s.serverOptions(data)
+	if err != nil {
+		return nil, fmt.Errorf("agentmock: %w", err)
+	}
 	if s.noAuth {
 		mopts = append(mopts, mockserver.WithoutAuth())
 	}
@@ -138,6 +188,25 @@ func NewServer(opts ...Option) (*TestServer, error) {
 		ts.APIKey = s.apiKeys[0]
 	}
 	return ts, nil
+}
+
+func (s *settings) serverOptions(data *fixtures.Data) ([]mockserver.Option, error) {
+	opts := []mockserver.Option{mockserver.WithData(data), mockserver.WithSeed(s.seed), mockserver.WithAPIKeys(s.apiKeys...)}
+	for _, load := range s.loadScenarios {
+		sc, err := load()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, mockserver.WithScenarios(sc))
+	}
+	if s.rateLimit != "" {
+		rl, err := fixtures.ParseRateLimit(s.rateLimit)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, mockserver.WithRateLimit(rl))
+	}
+	return append(opts, s.server...), nil
 }
 
 func (s *settings) data() (*fixtures.Data, error) {
@@ -180,4 +249,30 @@ func (t keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set("X-Api-Key", t.key)
 	}
 	return t.next.RoundTrip(r)
+}
+
+// AssertRequests fails the test, with a go-cmp diff, unless the journal holds
+// exactly the requests in want, in order. Fields left zero in a wanted
+// request are not compared, so a test names only what it cares about, such as
+// Status and Rule; APIKey compares with mockserver.KeyFingerprint(key).
+func (s *TestServer) AssertRequests(tb testing.TB, want ...mockserver.Request) {
+	tb.Helper()
+	got := s.Requests()
+	for i := range min(len(got), len(want)) {
+		got[i] = onlyFieldsOf(want[i], got[i])
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		tb.Errorf("agentmock: requests (-want +got):\n%s", diff)
+	}
+}
+
+// onlyFieldsOf returns got with every field zeroed that is zero in want.
+func onlyFieldsOf(want, got mockserver.Request) mockserver.Request {
+	w, g := reflect.ValueOf(want), reflect.ValueOf(&got).Elem()
+	for i := range w.NumField() {
+		if w.Field(i).IsZero() {
+			g.Field(i).SetZero()
+		}
+	}
+	return got
 }

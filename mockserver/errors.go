@@ -40,6 +40,9 @@ type errorBody struct {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
+	if c, ok := w.(interface{ setCode(string) }); ok {
+		c.setCode(e.code)
+	}
 	body, err := json.Marshal(errorBody{
 		Code:        e.code,
 		Messages:    e.messages,

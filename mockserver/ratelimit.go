@@ -31,10 +31,16 @@ func newLimiter(rl fixtures.RateLimit) *limiter {
 	return &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), buckets: map[string]*bucket{}}
 }
 
-// take spends a token of key's bucket if there is one. It returns whether it
-// did, the whole tokens left, and how long until the bucket is full again
-// (or, when refused, until a token is there).
-func (l *limiter) take(key string, now time.Time) (ok bool, remaining int, wait time.Duration) {
+// quota is the outcome of one take.
+type quota struct {
+	ok         bool
+	remaining  int           // whole tokens left
+	retryAfter time.Duration // when refused: until a token is there
+	reset      time.Duration // until the bucket is full again
+}
+
+// take spends a token of key's bucket if there is one.
+func (l *limiter) take(key string, now time.Time) quota {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
@@ -46,14 +52,21 @@ func (l *limiter) take(key string, now time.Time) (ok bool, remaining int, wait 
 		b.tokens = math.Min(l.burst, b.tokens+elapsed*l.rate)
 		b.at = now
 	}
-	if b.tokens < 1 {
-		return false, 0, seconds((1 - b.tokens) / l.rate)
+	q := quota{ok: b.tokens >= 1}
+	if q.ok {
+		b.tokens--
+	} else {
+		q.retryAfter = seconds((1 - b.tokens) / l.rate)
 	}
-	b.tokens--
-	return true, int(b.tokens), seconds((l.burst - b.tokens) / l.rate)
+	q.remaining = int(b.tokens)
+	q.reset = seconds((l.burst - b.tokens) / l.rate)
+	return q
 }
 
 func (l *limiter) reset() {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	clear(l.buckets)
@@ -66,10 +79,25 @@ func ceilSeconds(d time.Duration) string {
 	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10)
 }
 
-// setRateHeaders writes the X-RateLimit-* headers. Reset is in seconds from
-// now until the bucket is full, as in the IETF RateLimit header draft.
-func (l *limiter) setRateHeaders(h http.Header, remaining int, untilFull time.Duration) {
+// admit applies the rate limit to a request with key: it writes the
+// X-RateLimit-* headers, and the 429 when the bucket is empty.
+func (s *Server) admit(w http.ResponseWriter, key string) bool {
+	l := s.data.Load().limiter
+	if l == nil {
+		return true
+	}
+	q := l.take(key, time.Now())
+	h := w.Header()
+	// Reset is in seconds from now until the bucket is full, as in the IETF
+	// RateLimit header draft.
 	h.Set("X-RateLimit-Limit", strconv.Itoa(int(l.burst)))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Reset", ceilSeconds(untilFull))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(q.remaining))
+	h.Set("X-RateLimit-Reset", ceilSeconds(q.reset))
+	if q.ok {
+		return true
+	}
+	h.Set("Retry-After", ceilSeconds(q.retryAfter))
+	s.writeError(w, &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
+		messages: []string{"rate limit exceeded: retry after " + ceilSeconds(q.retryAfter) + "s"}})
+	return false
 }

@@ -12,21 +12,34 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/scenarios"
 )
 
 // Option configures a Server.
 type Option func(*config)
 
 type config struct {
-	data    *fixtures.Data
-	apiKeys []string
-	noAuth  bool
-	logger  *slog.Logger
+	data        *fixtures.Data
+	seed        uint64
+	apiKeys     []string
+	noAuth      bool
+	logger      *slog.Logger
+	scenarios   []scenarios.Scenario
+	scenario    string
+	rateLimit   *fixtures.RateLimit
+	adminToken  string
+	journalSize int
 }
 
 // WithData serves d instead of the built-in data.
 func WithData(d *fixtures.Data) Option {
 	return func(c *config) { c.data = d }
+}
+
+// WithSeed seeds the data that PUT /__admin/fixtures generates, when the
+// body gives no seed of its own. The default is fixtures.DefaultSeed.
+func WithSeed(seed uint64) Option {
+	return func(c *config) { c.seed = seed }
 }
 
 // WithAPIKeys restricts the accepted API keys to keys, in addition to any the
@@ -47,6 +60,36 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
+// WithScenarios adds scenarios to the built-in ones, replacing built-ins of
+// the same name.
+func WithScenarios(s []scenarios.Scenario) Option {
+	return func(c *config) { c.scenarios = append(c.scenarios, s...) }
+}
+
+// WithScenario activates the named scenario for everyone from the start. A
+// reset activates it again, with fresh counters.
+func WithScenario(name string) Option {
+	return func(c *config) { c.scenario = name }
+}
+
+// WithRateLimit sets a token bucket per API key, overriding the fixtures'
+// rate_limit. The zero RateLimit turns rate limiting off.
+func WithRateLimit(rl fixtures.RateLimit) Option {
+	return func(c *config) { c.rateLimit = &rl }
+}
+
+// WithAdminToken makes the admin API, but for its health check, require
+// Authorization: Bearer token.
+func WithAdminToken(token string) Option {
+	return func(c *config) { c.adminToken = token }
+}
+
+// WithJournalSize sets how many requests the journal keeps (default
+// DefaultJournalSize); 0 turns the journal off.
+func WithJournalSize(n int) Option {
+	return func(c *config) { c.journalSize = n }
+}
+
 // Server is the mock API as an http.Handler. It owns all its state: two
 // servers never share anything mutable.
 type Server struct {
@@ -60,13 +103,16 @@ type Server struct {
 	mu      sync.Mutex // guards initial
 	initial *dataset   // what Reset goes back to
 
+	engine  *scenarios.Engine
+	journal *journal
+
 	requestSeq atomic.Uint64
 }
 
 // New returns a server with the options applied. Without WithData it serves
 // the built-in data.
 func New(opts ...Option) (*Server, error) {
-	s := &Server{}
+	s := &Server{cfg: config{seed: fixtures.DefaultSeed, journalSize: DefaultJournalSize}}
 	for _, o := range opts {
 		o(&s.cfg)
 	}
@@ -82,9 +128,19 @@ func New(opts ...Option) (*Server, error) {
 			}
 		}
 	}
+	if s.cfg.journalSize < 0 {
+		return nil, errors.New("mockserver: the journal size cannot be negative")
+	}
+	s.journal = newJournal(s.cfg.journalSize)
+	var err error
+	if s.engine, err = scenarios.NewEngine(s.cfg.scenarios); err != nil {
+		return nil, fmt.Errorf("mockserver: %w", err)
+	}
+	if err := s.activateStartScenario(); err != nil {
+		return nil, err
+	}
 	d := s.cfg.data
 	if d == nil {
-		var err error
 		if d, err = fixtures.BuiltIn(fixtures.DefaultSeed); err != nil {
 			return nil, fmt.Errorf("mockserver: built-in data: %w", err)
 		}
@@ -99,9 +155,9 @@ func New(opts ...Option) (*Server, error) {
 // Reload makes d both the data served and the data Reset goes back to, as a
 // SIGHUP does. It is all-or-nothing: on error the old data keeps serving.
 func (s *Server) Reload(d *fixtures.Data) error {
-	ds, err := newDataset(d)
+	ds, err := s.build(d)
 	if err != nil {
-		return fmt.Errorf("mockserver: %w", err)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,19 +169,47 @@ func (s *Server) Reload(d *fixtures.Data) error {
 // Replace makes d the data served until the next Reset or Reload, as
 // PUT /__admin/fixtures does. It is all-or-nothing.
 func (s *Server) Replace(d *fixtures.Data) error {
-	ds, err := newDataset(d)
+	ds, err := s.build(d)
 	if err != nil {
-		return fmt.Errorf("mockserver: %w", err)
+		return err
 	}
 	s.data.Store(ds)
 	return nil
 }
 
-// Reset goes back to the data loaded at start or by the last Reload.
+func (s *Server) build(d *fixtures.Data) (*dataset, error) {
+	rl := d.RateLimit
+	if s.cfg.rateLimit != nil {
+		rl = *s.cfg.rateLimit
+	}
+	ds, err := newDataset(d, rl)
+	if err != nil {
+		return nil, fmt.Errorf("mockserver: %w", err)
+	}
+	return ds, nil
+}
+
+// Reset goes back to the state at start: the data loaded at start or by the
+// last Reload, the start scenario with fresh counters, full rate-limit
+// buckets and an empty journal.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.initial.limiter.reset()
 	s.data.Store(s.initial)
+	s.engine.Reset()
+	s.activateStartScenario() // it activated at start, so it activates now
+	s.journal.clear()
+}
+
+func (s *Server) activateStartScenario() error {
+	if s.cfg.scenario == "" {
+		return nil
+	}
+	if err := s.engine.Activate(s.cfg.scenario, ""); err != nil {
+		return fmt.Errorf("mockserver: %w", err)
+	}
+	return nil
 }
 
 func (s *Server) routes() {
@@ -142,9 +226,10 @@ func (s *Server) routes() {
 		s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			messages: []string{fmt.Sprintf("method %s is not allowed here; allowed: %s", req.Method, w.Header().Get("Allow"))}})
 	})
-	r.GET("/v2/agents/:agent_key/sessions", s.listSessions)
-	r.HEAD("/v2/agents/:agent_key/sessions", s.listSessions)
-	r.GET("/__admin/health", s.health)
+	list := s.api(scenarios.RouteList, s.listSessions)
+	r.GET("/v2/agents/:agent_key/sessions", list)
+	r.HEAD("/v2/agents/:agent_key/sessions", list)
+	s.adminRoutes(r)
 	s.router = r
 }
 
@@ -183,12 +268,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(rw, r)
 }
 
-// responseWriter remembers the status, so that a panic after the header is
-// out does not write a second one.
+// responseWriter remembers the status and error code for the journal, and so
+// that a panic after the header is out does not write a second one.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
+	code   string
 }
+
+func (w *responseWriter) setCode(code string) { w.code = code }
 
 func (w *responseWriter) WriteHeader(status int) {
 	if w.status == 0 {
@@ -206,10 +294,6 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
-}
 
 // apiKey returns the request's key from x-api-key or a Bearer token.
 func apiKey(r *http.Request) string {
@@ -238,4 +322,38 @@ func (s *Server) authenticate(key string, ds *dataset) *apiError {
 			messages: []string{"the API key is not accepted"}}
 	}
 	return nil
+}
+
+// ActivateScenario makes the named scenario active for requests with apiKey,
+// or for everyone when apiKey is "", with fresh counters.
+func (s *Server) ActivateScenario(name, apiKey string) error {
+	return s.engine.Activate(name, apiKey)
+}
+
+// ActivateRules makes inline rules active, like ActivateScenario. name labels
+// them in the journal; seed 0 means scenarios.DefaultSeed.
+func (s *Server) ActivateRules(name string, seed uint64, rules []scenarios.Rule, apiKey string) error {
+	return s.engine.ActivateRules(name, seed, rules, apiKey)
+}
+
+// DeactivateScenario ends the scenario active for apiKey, or for everyone
+// when apiKey is "".
+func (s *Server) DeactivateScenario(apiKey string) {
+	s.engine.Deactivate(apiKey)
+}
+
+// SetScenarios replaces the scenarios loaded from files, as a SIGHUP does. It
+// is all-or-nothing; active scenarios keep their rules and counters.
+func (s *Server) SetScenarios(user []scenarios.Scenario) error {
+	return s.engine.SetCatalog(user)
+}
+
+// Requests returns the journal: the latest requests to the API, oldest first.
+func (s *Server) Requests() []Request {
+	return s.journal.list(nil, 0)
+}
+
+// ClearRequests empties the journal.
+func (s *Server) ClearRequests() {
+	s.journal.clear()
 }

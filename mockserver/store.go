@@ -36,10 +36,11 @@ type dataset struct {
 	source  *fixtures.Data
 	agents  map[string]*agent
 	apiKeys map[string]bool // nil: any non-empty key
+	limiter *limiter        // nil: no rate limit
 }
 
-func newDataset(d *fixtures.Data) (*dataset, error) {
-	ds := &dataset{source: d, agents: make(map[string]*agent, len(d.Agents)), apiKeys: set(d.APIKeys)}
+func newDataset(d *fixtures.Data, rl fixtures.RateLimit) (*dataset, error) {
+	ds := &dataset{source: d, agents: make(map[string]*agent, len(d.Agents)), apiKeys: set(d.APIKeys), limiter: newLimiter(rl)}
 	for _, fa := range d.Agents {
 		a := &agent{key: fa.Key, allowed: set(fa.AllowedKeys), all: make([]*session, 0, len(fa.Sessions))}
 		for i := range fa.Sessions {

@@ -223,6 +223,10 @@ func (e *Engine) Decide(r Request) Decision {
 	return a.decide(&r)
 }
 
+// Idle reports whether no scenario is active, so that a caller can skip
+// building a Request. Prefer-driven scenarios do not count.
+func (e *Engine) Idle() bool { return e.scope.Load() == nil }
+
 // DecideNamed evaluates the named scenario for r, for
 // "Prefer: scenario=NAME". Its counters and seeded source persist between
 // calls, per scenario name and API key (so parallel suites with different

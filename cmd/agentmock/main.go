@@ -24,6 +24,7 @@ import (
 
 	"github.com/agentmock/agentmock/fixtures"
 	"github.com/agentmock/agentmock/mockserver"
+	"github.com/agentmock/agentmock/scenarios"
 )
 
 const (
@@ -51,6 +52,12 @@ type options struct {
 	logFormat string
 	logLevel  slog.Level
 	version   bool
+
+	scenarios   string
+	scenario    string
+	rateLimit   fixtures.RateLimit
+	adminToken  string
+	journalSize int
 }
 
 type generation struct {
@@ -80,6 +87,7 @@ func (f listFlag) Set(v string) error {
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	var generate []string
+	var rateLimit string
 	fs := flag.NewFlagSet("agentmock", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
@@ -91,6 +99,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.scenarios, "scenarios", "", "scenarios YAML `file`, added to the built-in scenarios")
+	fs.StringVar(&o.scenario, "scenario", "", "activate this scenario for everyone from the start")
+	fs.StringVar(&rateLimit, "rate-limit", "", "token bucket per API key, such as `10/s,burst=20` (default: the fixtures' rate_limit, else none)")
+	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls")
+	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests the journal keeps; 0 turns it off")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -123,6 +136,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format must be text or json, not %q", o.logFormat)
 	}
+	if o.journalSize < 0 {
+		return nil, fmt.Errorf("-journal-size cannot be negative")
+	}
+	if rateLimit != "" {
+		var err error
+		if o.rateLimit, err = fixtures.ParseRateLimit(rateLimit); err != nil {
+			return nil, fmt.Errorf("-rate-limit: %w", err)
+		}
+	}
 	for _, g := range generate {
 		agentKey, count, ok := strings.Cut(g, "=")
 		n, err := strconv.Atoi(count)
@@ -153,6 +175,31 @@ func (o *options) loadData() (*fixtures.Data, error) {
 		}
 	}
 	return d, nil
+}
+
+// loadScenarios reads the scenarios file, if any.
+func (o *options) loadScenarios() ([]scenarios.Scenario, error) {
+	if o.scenarios == "" {
+		return nil, nil
+	}
+	return scenarios.LoadFile(o.scenarios)
+}
+
+// reload reads the files again and swaps them in, each all-or-nothing: both
+// are read before either is swapped.
+func (o *options) reload(srv *mockserver.Server) error {
+	d, err := o.loadData()
+	if err != nil {
+		return err
+	}
+	sc, err := o.loadScenarios()
+	if err != nil {
+		return err
+	}
+	if err := srv.SetScenarios(sc); err != nil {
+		return err
+	}
+	return srv.Reload(d)
 }
 
 func (o *options) logger(w io.Writer) *slog.Logger {
@@ -192,7 +239,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "agentmock: %v\n", err)
 		return exitUsage
 	}
-	sopts := []mockserver.Option{mockserver.WithData(data), mockserver.WithAPIKeys(o.apiKeys...), mockserver.WithLogger(log)}
+	sc, err := o.loadScenarios()
+	if err != nil {
+		fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		return exitUsage
+	}
+	sopts := []mockserver.Option{
+		mockserver.WithData(data), mockserver.WithSeed(o.seed), mockserver.WithAPIKeys(o.apiKeys...),
+		mockserver.WithLogger(log), mockserver.WithScenarios(sc), mockserver.WithScenario(o.scenario),
+		mockserver.WithAdminToken(o.adminToken), mockserver.WithJournalSize(o.journalSize),
+	}
+	if o.rateLimit.PerSecond > 0 {
+		sopts = append(sopts, mockserver.WithRateLimit(o.rateLimit))
+	}
 	if o.noAuth {
 		sopts = append(sopts, mockserver.WithoutAuth())
 	}
@@ -222,15 +281,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for {
 		select {
 		case <-hup:
-			d, err := o.loadData()
-			if err == nil {
-				err = srv.Reload(d)
-			}
-			if err != nil {
+			if err := o.reload(srv); err != nil {
 				log.Error("reload refused; still serving the old data", "err", err)
 				continue
 			}
-			log.Info("reloaded", "agents", len(d.Agents))
+			log.Info("reloaded")
 		case err := <-served:
 			log.Error("server stopped", "err", err)
 			return exitError

@@ -1,0 +1,214 @@
+package mockserver
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/agentmock/agentmock/scenarios"
+)
+
+// statusClientGone is what the journal records when the client went away
+// before the response, as nginx logs it.
+const statusClientGone = 499
+
+// api wraps the handler of an API route with what all of them share: the
+// journal, then scenarios (from the Prefer header or the active one), then
+// the rate limit.
+func (s *Server) api(route string, h httprouter.Handle) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		start := time.Now()
+		rw, ok := w.(*responseWriter)
+		if !ok {
+			rw = &responseWriter{ResponseWriter: w}
+		}
+		agentKey, key := ps.ByName("agent_key"), apiKey(r)
+		var d scenarios.Decision
+		defer func() { // deferred, so that a fault's abort is recorded too
+			s.journal.add(Request{
+				Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+				Route: route, AgentKey: agentKey, APIKey: KeyFingerprint(key),
+				Status: rw.status, ErrorCode: rw.code, Rule: d.Rule, Fault: string(d.Fault),
+				Duration: time.Since(start),
+			})
+		}()
+		d, e := s.decide(r, route, agentKey, key)
+		if e != nil {
+			s.writeError(rw, e)
+			return
+		}
+		s.carryOut(rw, r, d, agentKey, func(w http.ResponseWriter) {
+			if s.admit(w, key) {
+				h(w, r, ps)
+			}
+		})
+	}
+}
+
+// decide asks the scenario engine about r: the scenario or status that its
+// Prefer header names, else the active scenario.
+func (s *Server) decide(r *http.Request, route, agentKey, key string) (scenarios.Decision, *apiError) {
+	prefer := r.Header.Values("Prefer")
+	if len(prefer) == 0 && s.engine.Idle() {
+		return scenarios.Decision{}, nil
+	}
+	if code := preference(prefer, "code"); code != "" {
+		status, err := strconv.Atoi(code)
+		if err != nil {
+			return scenarios.Decision{}, invalidRequest(map[string]string{"Prefer": "code must be an HTTP status, such as code=429"})
+		}
+		return scenarios.ForStatus(status), nil
+	}
+	req := scenarios.Request{Method: r.Method, Route: route, AgentKey: agentKey, Query: r.URL.Query(), Header: r.Header, APIKey: key}
+	if name := preference(prefer, "scenario"); name != "" {
+		d, err := s.engine.DecideNamed(name, req)
+		if err != nil {
+			return d, invalidRequest(map[string]string{"Prefer": err.Error()})
+		}
+		return d, nil
+	}
+	return s.engine.Decide(req), nil
+}
+
+// preference returns the value of one preference in Prefer headers, such as
+// 429 for "Prefer: code=429, dynamic=true".
+func preference(values []string, name string) string {
+	for _, v := range values {
+		for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
+			k, val, ok := strings.Cut(part, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), name) {
+				return strings.Trim(strings.TrimSpace(val), `"`)
+			}
+		}
+	}
+	return ""
+}
+
+// carryOut does what d says, calling normal for the normal response.
+func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, agentKey string, normal func(http.ResponseWriter)) {
+	if d.Fault == scenarios.FaultSlowBody {
+		dribble(w, r.Context(), record(normal), d.Delay)
+		return
+	}
+	if d.Delay > 0 && !sleep(r.Context(), d.Delay) {
+		w.status = statusClientGone
+		return
+	}
+	switch {
+	case d.Fault == scenarios.FaultConnectionReset:
+		closeConnection(w, true)
+	case d.Fault == scenarios.FaultEmptyResponse:
+		closeConnection(w, false)
+	case d.Fault == scenarios.FaultTruncatedBody:
+		rec := record(normal)
+		rec.writeHeader(w)
+		w.Write(rec.body.Bytes()[:rec.body.Len()/2])
+		http.NewResponseController(w).Flush()
+		closeConnection(w, false)
+	case d.Status != 0:
+		h := w.Header()
+		for k, v := range d.Headers {
+			h.Set(k, v)
+		}
+		if d.RetryAfter > 0 {
+			h.Set("Retry-After", ceilSeconds(d.RetryAfter))
+		}
+		e := &apiError{status: d.Status, code: d.Code, messages: []string{d.Message}}
+		if d.Status == http.StatusNotFound {
+			e.id = agentKey
+		}
+		s.writeError(w, e)
+	default:
+		normal(w)
+	}
+}
+
+// sleep waits for d, or until ctx is done; it reports whether it waited all of d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// closeConnection ends the connection without a response; with reset, by a
+// TCP RST (SO_LINGER 0). Where the connection cannot be taken over (such as
+// an httptest.ResponseRecorder or HTTP/2), it aborts the response instead.
+func closeConnection(w http.ResponseWriter, reset bool) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok && reset {
+		tcp.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// dribble writes a recorded response with its body spread over d, in up to
+// 20 flushed pieces, and stops when the client goes away.
+func dribble(w *responseWriter, ctx context.Context, rec *recorder, d time.Duration) {
+	rec.writeHeader(w)
+	body := rec.body.Bytes()
+	pieces := min(len(body), 20)
+	rc := http.NewResponseController(w)
+	for i := range pieces {
+		w.Write(body[i*len(body)/pieces : (i+1)*len(body)/pieces])
+		rc.Flush()
+		if i < pieces-1 && !sleep(ctx, d/time.Duration(pieces)) {
+			return
+		}
+	}
+}
+
+// recorder keeps a response to write it later in a way of the fault's choosing.
+type recorder struct {
+	header http.Header
+	status int
+	code   string
+	body   bytes.Buffer
+}
+
+func record(normal func(http.ResponseWriter)) *recorder {
+	rec := &recorder{header: http.Header{}}
+	normal(rec)
+	return rec
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) setCode(code string) { r.code = code }
+
+// writeHeader writes the recorded status and headers to w, with the length of
+// the whole body.
+func (r *recorder) writeHeader(w *responseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(r.body.Len()))
+	w.code = r.code
+	w.WriteHeader(r.status)
+}
