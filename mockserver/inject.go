@@ -30,20 +30,28 @@ func (s *Server) api(route string, h httprouter.Handle) httprouter.Handle {
 		}
 		agentKey, key := ps.ByName("agent_key"), apiKey(r)
 		var d scenarios.Decision
-		defer func() { // deferred, so that a fault's abort is recorded too
+		recorded := false
+		// record adds the journal entry. A fault calls it before it closes the
+		// connection, so that a client that sees the close finds the entry.
+		record := func() {
+			if recorded {
+				return
+			}
+			recorded = true
 			s.journal.add(Request{
 				Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 				Route: route, AgentKey: agentKey, APIKey: KeyFingerprint(key),
 				Status: rw.status, ErrorCode: rw.code, Rule: d.Rule, Fault: string(d.Fault),
 				Duration: time.Since(start),
 			})
-		}()
-		d, e := s.decide(r, route, agentKey, key)
-		if e != nil {
+		}
+		defer record()
+		var e *apiError
+		if d, e = s.decide(r, route, agentKey, key); e != nil {
 			s.writeError(rw, e)
 			return
 		}
-		s.carryOut(rw, r, d, agentKey, func(w http.ResponseWriter) {
+		s.carryOut(rw, r, d, agentKey, record, func(w http.ResponseWriter) {
 			if s.admit(w, key) {
 				h(w, r, ps)
 			}
@@ -91,9 +99,10 @@ func preference(values []string, name string) string {
 }
 
 // carryOut does what d says, calling normal for the normal response.
-func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, agentKey string, normal func(http.ResponseWriter)) {
+// record is called before the connection is closed.
+func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, agentKey string, record func(), normal func(http.ResponseWriter)) {
 	if d.Fault == scenarios.FaultSlowBody {
-		dribble(w, r.Context(), record(normal), d.Delay)
+		dribble(w, r.Context(), capture(normal), d.Delay)
 		return
 	}
 	if d.Delay > 0 && !sleep(r.Context(), d.Delay) {
@@ -102,12 +111,15 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 	}
 	switch {
 	case d.Fault == scenarios.FaultConnectionReset:
+		record()
 		closeConnection(w, true)
 	case d.Fault == scenarios.FaultEmptyResponse:
+		record()
 		closeConnection(w, false)
 	case d.Fault == scenarios.FaultTruncatedBody:
-		rec := record(normal)
+		rec := capture(normal)
 		rec.writeHeader(w)
+		record()
 		w.Write(rec.body.Bytes()[:rec.body.Len()/2])
 		http.NewResponseController(w).Flush()
 		closeConnection(w, false)
@@ -156,7 +168,8 @@ func closeConnection(w http.ResponseWriter, reset bool) {
 }
 
 // dribble writes a recorded response with its body spread over d, in up to
-// 20 flushed pieces, and stops when the client goes away.
+// 20 pieces, and stops when the client goes away. The last piece is left for
+// the server to flush when the handler returns, after the journal entry.
 func dribble(w *responseWriter, ctx context.Context, rec *recorder, d time.Duration) {
 	rec.writeHeader(w)
 	body := rec.body.Bytes()
@@ -164,8 +177,11 @@ func dribble(w *responseWriter, ctx context.Context, rec *recorder, d time.Durat
 	rc := http.NewResponseController(w)
 	for i := range pieces {
 		w.Write(body[i*len(body)/pieces : (i+1)*len(body)/pieces])
+		if i == pieces-1 {
+			break
+		}
 		rc.Flush()
-		if i < pieces-1 && !sleep(ctx, d/time.Duration(pieces)) {
+		if !sleep(ctx, d/time.Duration(pieces)) {
 			return
 		}
 	}
@@ -179,7 +195,7 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
-func record(normal func(http.ResponseWriter)) *recorder {
+func capture(normal func(http.ResponseWriter)) *recorder {
 	rec := &recorder{header: http.Header{}}
 	normal(rec)
 	return rec

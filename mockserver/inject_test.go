@@ -1,0 +1,363 @@
+package mockserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/scenarios"
+)
+
+// serve starts s on a loopback port for the test.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// get sends a GET with an API key and returns the response with its body read.
+func get(t *testing.T, url, key string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Api-Key", key)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body: %v", err)
+	}
+	return resp, string(b)
+}
+
+func mustActivate(t *testing.T, s *Server, apiKey string, rules ...scenarios.Rule) {
+	t.Helper()
+	if err := s.ActivateRules("test", 0, rules, apiKey); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBuiltInErrorScenarios(t *testing.T) {
+	tests := []struct {
+		scenario   string
+		wantStatus int
+		wantCode   string
+	}{
+		{"invalid_request", 400, "invalid_request"},
+		{"unauthorized", 401, "unauthorized"},
+		{"forbidden", 403, "forbidden"},
+		{"agent_not_found", 404, "agent_not_found"},
+		{"rate_limit_exceeded", 429, "rate_limit_exceeded"},
+		{"server_error", 500, "internal_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario+" answers "+tt.wantCode, func(t *testing.T) {
+			s := newTestServer(t, WithScenario(tt.scenario))
+			w := do(s, "GET", "/v2/agents/agt_a/sessions")
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d", w.Code, tt.wantStatus)
+			}
+			if e := decodeError(t, w); e.Code != tt.wantCode {
+				t.Errorf("code %q, want %q", e.Code, tt.wantCode)
+			}
+			if tt.wantStatus == 429 && w.Header().Get("Retry-After") != "1" {
+				t.Errorf("Retry-After %q, want 1", w.Header().Get("Retry-After"))
+			}
+			if got := s.Requests(); len(got) != 1 || got[0].Rule == "" || got[0].Status != tt.wantStatus {
+				t.Errorf("journal %+v, want one entry naming the rule", got)
+			}
+		})
+	}
+}
+
+func TestPrefer(t *testing.T) {
+	tests := []struct {
+		name       string
+		prefer     string
+		wantStatus int
+		wantCode   string
+	}{
+		{"code=429 injects a 429", "code=429", 429, "rate_limit_exceeded"},
+		{"code=503 among other preferences", "dynamic=true, code=503", 503, "service_unavailable"},
+		{"code=200 is the normal response", "code=200", 200, ""},
+		{"a scenario by name", "scenario=forbidden", 403, "forbidden"},
+		{"an unknown scenario is a 400", "scenario=nope", 400, "invalid_request"},
+		{"a code that is no number is a 400", "code=abc", 400, "invalid_request"},
+	}
+	s := newTestServer(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", tt.prefer)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d; %s", w.Code, tt.wantStatus, w.Body)
+			}
+			if tt.wantCode != "" {
+				if e := decodeError(t, w); e.Code != tt.wantCode {
+					t.Errorf("code %q, want %q", e.Code, tt.wantCode)
+				}
+			}
+		})
+	}
+}
+
+func TestPreferScenarioKeepsCounting(t *testing.T) {
+	s := newTestServer(t, WithScenarios([]scenarios.Scenario{{Name: "twice", Rules: []scenarios.Rule{
+		{Times: 2, Respond: &scenarios.Response{Status: 429}},
+	}}}))
+	var got []int
+	for range 4 {
+		got = append(got, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", "scenario=twice").Code)
+	}
+	if fmt.Sprint(got) != "[429 429 200 200]" {
+		t.Errorf("statuses %v, want [429 429 200 200]", got)
+	}
+}
+
+func TestTimesIsExactUnderConcurrency(t *testing.T) {
+	s := newTestServer(t)
+	url := serve(t, s)
+	mustActivate(t, s, "", scenarios.Rule{Times: 5, Respond: &scenarios.Response{Status: 429}})
+	var wg sync.WaitGroup
+	statuses := make(chan int, 50)
+	for range 50 {
+		wg.Go(func() {
+			resp, _ := get(t, url+"/v2/agents/agt_a/sessions", "k")
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for st := range statuses {
+		count[st]++
+	}
+	if count[429] != 5 || count[200] != 45 {
+		t.Errorf("statuses %v, want 5 429s and 45 200s", count)
+	}
+}
+
+func TestScenarioScopedToOneKey(t *testing.T) {
+	s := newTestServer(t)
+	if err := s.ActivateScenario("server_error", "key_a"); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a"); w.Code != 500 {
+		t.Errorf("key_a: %d, want 500", w.Code)
+	}
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_b"); w.Code != 200 {
+		t.Errorf("key_b: %d, want 200", w.Code)
+	}
+	s.DeactivateScenario("key_a")
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a"); w.Code != 200 {
+		t.Errorf("key_a after deactivation: %d, want 200", w.Code)
+	}
+}
+
+func TestInjectedResponseHeadersAndRetryAfter(t *testing.T) {
+	s := newTestServer(t)
+	mustActivate(t, s, "", scenarios.Rule{Respond: &scenarios.Response{
+		Status: 429, RetryAfter: scenarios.Duration(1500 * time.Millisecond), Headers: map[string]string{"X-Trace": "t1"},
+	}})
+	w := do(s, "GET", "/v2/agents/agt_a/sessions")
+	if w.Code != 429 || w.Header().Get("Retry-After") != "2" || w.Header().Get("X-Trace") != "t1" {
+		t.Errorf("got %d Retry-After %q X-Trace %q, want 429, 2 (rounded up) and t1",
+			w.Code, w.Header().Get("Retry-After"), w.Header().Get("X-Trace"))
+	}
+}
+
+func TestDelayAloneDelaysTheNormalResponse(t *testing.T) {
+	s := newTestServer(t)
+	mustActivate(t, s, "", scenarios.Rule{Delay: &scenarios.Delay{Min: scenarios.Duration(50 * time.Millisecond), Max: scenarios.Duration(50 * time.Millisecond)}})
+	start := time.Now()
+	w := do(s, "GET", "/v2/agents/agt_a/sessions")
+	if w.Code != 200 || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("got %d after %v, want 200 after at least 50ms", w.Code, time.Since(start))
+	}
+}
+
+func TestDelayEndsWhenTheClientGoesAway(t *testing.T) {
+	s := newTestServer(t)
+	url := serve(t, s)
+	mustActivate(t, s, "", scenarios.Rule{Delay: &scenarios.Delay{Min: scenarios.Duration(time.Hour), Max: scenarios.Duration(time.Hour)}})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v2/agents/agt_a/sessions", nil)
+	req.Header.Set("X-Api-Key", "k")
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request finished although the delay is an hour")
+	}
+	// The handler notices and records the request; an hour-long wait would
+	// never get here before the test's deadline.
+	for deadline := time.Now().Add(10 * time.Second); len(s.Requests()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the delayed handler is still waiting after the client left")
+		}
+	}
+	if st := s.Requests()[0].Status; st != statusClientGone {
+		t.Errorf("journal status %d, want %d", st, statusClientGone)
+	}
+}
+
+// rawGet sends a GET on a fresh connection and returns all it reads until
+// the server closes, and the error that ended the read.
+func rawGet(t *testing.T, url string) (string, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /v2/agents/agt_a/sessions HTTP/1.1\r\nHost: x\r\nX-Api-Key: k\r\n\r\n")
+	b, err := io.ReadAll(conn)
+	return string(b), err
+}
+
+func TestFaults(t *testing.T) {
+	s := newTestServer(t)
+	url := serve(t, s)
+	fault := func(f scenarios.Fault) {
+		mustActivate(t, s, "", scenarios.Rule{Fault: f, Delay: &scenarios.Delay{Min: scenarios.Duration(100 * time.Millisecond), Max: scenarios.Duration(100 * time.Millisecond)}})
+	}
+
+	t.Run("connection_reset sends a TCP RST", func(t *testing.T) {
+		fault(scenarios.FaultConnectionReset)
+		got, err := rawGet(t, url)
+		if got != "" || !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("read %q, %v; want nothing and ECONNRESET", got, err)
+		}
+	})
+	t.Run("empty_response closes without a byte", func(t *testing.T) {
+		fault(scenarios.FaultEmptyResponse)
+		got, err := rawGet(t, url)
+		if got != "" || err != nil {
+			t.Errorf("read %q, %v; want nothing and a clean close", got, err)
+		}
+	})
+	t.Run("truncated_body sends the headers and half the body", func(t *testing.T) {
+		fault(scenarios.FaultTruncatedBody)
+		got, err := rawGet(t, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(got)), nil)
+		if err != nil {
+			t.Fatalf("no valid status line and headers: %v\n%q", err, got)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(body) != int(resp.ContentLength)/2 {
+			t.Errorf("status %d, %d of %d bytes, %v; want 200, half the body and an unexpected EOF",
+				resp.StatusCode, len(body), resp.ContentLength, err)
+		}
+	})
+	t.Run("slow_body dribbles the whole body over the delay", func(t *testing.T) {
+		fault(scenarios.FaultSlowBody)
+		start := time.Now()
+		resp, body := get(t, url+"/v2/agents/agt_a/sessions", "k")
+		if resp.StatusCode != 200 || !strings.HasSuffix(body, "}}\n") || time.Since(start) < 50*time.Millisecond {
+			t.Errorf("status %d after %v, body %q; want the whole body over about 100ms", resp.StatusCode, time.Since(start), body)
+		}
+	})
+	t.Run("the journal records each fault", func(t *testing.T) {
+		var faults []string
+		for _, r := range s.Requests() {
+			faults = append(faults, r.Fault)
+		}
+		if want := "[connection_reset empty_response truncated_body slow_body]"; fmt.Sprint(faults) != want {
+			t.Errorf("faults %v, want %s", faults, want)
+		}
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	s := newTestServer(t, WithRateLimit(fixturesRateLimit(1, 2)))
+	var got []string
+	for range 3 {
+		w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a")
+		got = append(got, fmt.Sprintf("%d %s/%s", w.Code, w.Header().Get("X-RateLimit-Remaining"), w.Header().Get("X-RateLimit-Limit")))
+		if w.Code == 429 {
+			if e := decodeError(t, w); e.Code != codeRateLimited || w.Header().Get("Retry-After") != "1" {
+				t.Errorf("429 with code %q and Retry-After %q, want rate_limit_exceeded and 1", e.Code, w.Header().Get("Retry-After"))
+			}
+		}
+	}
+	if want := "[200 1/2 200 0/2 429 0/2]"; fmt.Sprint(got) != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_b"); w.Code != 200 {
+		t.Errorf("another key shares the bucket: %d", w.Code)
+	}
+	s.Reset()
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a"); w.Code != 200 {
+		t.Errorf("a reset does not refill the bucket: %d", w.Code)
+	}
+}
+
+func TestRateLimitRefills(t *testing.T) {
+	l := newLimiter(fixturesRateLimit(10, 1))
+	now := time.Unix(0, 0)
+	if !l.take("k", now).ok || l.take("k", now).ok {
+		t.Fatal("a bucket of 1 did not give exactly one token")
+	}
+	if q := l.take("k", now.Add(50*time.Millisecond)); q.ok || q.retryAfter != 50*time.Millisecond {
+		t.Errorf("after 50ms at 10/s: %+v, want refused with 50ms to wait", q)
+	}
+	if !l.take("k", now.Add(200*time.Millisecond)).ok {
+		t.Error("after 200ms at 10/s the bucket is still empty")
+	}
+}
+
+func TestJournalIsABoundedRing(t *testing.T) {
+	s := newTestServer(t, WithJournalSize(3))
+	for i := 1; i <= 5; i++ {
+		do(s, "GET", fmt.Sprintf("/v2/agents/agt_a/sessions?limit=%d", i))
+	}
+	var queries []string
+	for _, r := range s.Requests() {
+		queries = append(queries, r.Query)
+	}
+	if want := "[limit=3 limit=4 limit=5]"; fmt.Sprint(queries) != want {
+		t.Errorf("queries %v, want %s", queries, want)
+	}
+}
+
+func TestJournalEntry(t *testing.T) {
+	s := newTestServer(t)
+	do(s, "GET", "/v2/agents/agt_nobody/sessions?limit=2", "X-Api-Key", "secret_key_1")
+	got := s.Requests()
+	if len(got) != 1 {
+		t.Fatalf("%d entries, want 1", len(got))
+	}
+	e := got[0]
+	if e.Method != "GET" || e.Path != "/v2/agents/agt_nobody/sessions" || e.Query != "limit=2" || e.Route != "list" ||
+		e.AgentKey != "agt_nobody" || e.Status != 404 || e.ErrorCode != codeAgentNotFound || e.Time.IsZero() || e.Duration <= 0 {
+		t.Errorf("entry %+v", e)
+	}
+	if e.APIKey != KeyFingerprint("secret_key_1") || strings.Contains(e.APIKey, "secret") {
+		t.Errorf("api_key %q is not the fingerprint", e.APIKey)
+	}
+}
+
+func fixturesRateLimit(perSecond float64, burst int) fixtures.RateLimit {
+	return fixtures.RateLimit{PerSecond: perSecond, Burst: burst}
+}
