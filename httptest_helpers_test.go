@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 
 	"github.com/agentmock/agentmock"
+	"github.com/agentmock/agentmock/mockserver"
 )
 
 const demoYAML = `
@@ -76,6 +77,9 @@ func TestBadOptionFailsTheTest(t *testing.T) {
 		"a bad generated agent":    agentmock.WithGenerated("not_an_agent", 3),
 		"an empty API key":         agentmock.WithAPIKeys(""),
 		"a negative session count": agentmock.WithGenerated("agt_x", -1),
+		"an unknown scenario":      agentmock.WithScenario("nope"),
+		"a bad rate limit":         agentmock.WithRateLimit("fast"),
+		"a bad scenario file":      agentmock.WithScenarioYAML([]byte("scenarios: {x: {rules: [{fault: boom}]}}")),
 	}
 	for name, opt := range tests {
 		t.Run(name+" is fatal", func(t *testing.T) {
@@ -151,5 +155,94 @@ func TestSeedChangesGeneratedData(t *testing.T) {
 	}
 	if a, b := get(7), get(8); a == b {
 		t.Errorf("seeds 7 and 8 gave the same data: %s", a)
+	}
+}
+
+// TestTwo429sThenSuccess is the README's worked example: a client that
+// retries on 429 gets two of them, then the page, and the journal shows it.
+func TestTwo429sThenSuccess(t *testing.T) {
+	t.Parallel()
+	srv := agentmock.NewTestServer(t, agentmock.WithScenarioYAML([]byte(`
+scenarios:
+  retry_then_succeed:
+    rules:
+      - match: {agent_key: agt_customer_support}
+        times: 2
+        respond: {status: 429, retry_after: 1s}
+`)), agentmock.WithScenario("retry_then_succeed"))
+
+	// The client under test would do this loop itself.
+	url := srv.URL + "/v2/agents/agt_customer_support/sessions?limit=3"
+	var statuses []int
+	for range 5 {
+		code := status(t, srv.Client(), url)
+		statuses = append(statuses, code)
+		if code != http.StatusTooManyRequests {
+			break
+		}
+	}
+	if fmt.Sprint(statuses) != "[429 429 200]" {
+		t.Errorf("statuses %v, want [429 429 200]", statuses)
+	}
+
+	srv.AssertRequests(t,
+		mockserver.Request{Status: 429, Rule: "retry_then_succeed#1"},
+		mockserver.Request{Status: 429, Rule: "retry_then_succeed#1"},
+		mockserver.Request{Status: 200, Query: "limit=3", APIKey: mockserver.KeyFingerprint(agentmock.DefaultAPIKey)},
+	)
+}
+
+// errorTB records Errorf instead of failing the test that runs it.
+type errorTB struct {
+	testing.TB
+	errors []string
+}
+
+func (e *errorTB) Helper() {}
+func (e *errorTB) Errorf(format string, args ...any) {
+	e.errors = append(e.errors, fmt.Sprintf(format, args...))
+}
+
+func TestAssertRequestsReportsADiff(t *testing.T) {
+	srv := agentmock.NewTestServer(t)
+	status(t, srv.Client(), srv.URL+"/v2/agents/agt_nobody/sessions")
+	tests := []struct {
+		name string
+		want []mockserver.Request
+		fail bool
+	}{
+		{"the right status passes", []mockserver.Request{{Status: 404}}, false},
+		{"only the named fields count", []mockserver.Request{{AgentKey: "agt_nobody", ErrorCode: "agent_not_found"}}, false},
+		{"a wrong status fails", []mockserver.Request{{Status: 200}}, true},
+		{"a missing request fails", []mockserver.Request{{Status: 404}, {Status: 200}}, true},
+		{"an extra request fails", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := &errorTB{TB: t}
+			srv.AssertRequests(tb, tt.want...)
+			if failed := len(tb.errors) > 0; failed != tt.fail {
+				t.Errorf("failed %v, want %v: %v", failed, tt.fail, tb.errors)
+			}
+			if tt.fail && len(tb.errors) > 0 && !strings.Contains(tb.errors[0], "-want +got") {
+				t.Errorf("the failure has no diff: %s", tb.errors[0])
+			}
+		})
+	}
+}
+
+func TestScenarioAndRateLimitOptions(t *testing.T) {
+	t.Parallel()
+	srv := agentmock.NewTestServer(t, agentmock.WithRateLimit("1/s,burst=1"))
+	url := srv.URL + "/v2/agents/agt_customer_support/sessions"
+	if a, b := status(t, srv.Client(), url), status(t, srv.Client(), url); a != 200 || b != 429 {
+		t.Errorf("statuses %d %d, want 200 429", a, b)
+	}
+	if err := srv.ActivateScenario("forbidden", ""); err != nil {
+		t.Fatal(err)
+	}
+	srv.Reset()
+	if got := status(t, srv.Client(), url); got != 200 {
+		t.Errorf("after Reset: %d, want 200", got)
 	}
 }

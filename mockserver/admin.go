@@ -131,7 +131,7 @@ func (s *Server) adminActivate(w http.ResponseWriter, r *http.Request, _ httprou
 	case err != nil:
 		s.writeError(w, invalidRequest(map[string]string{"rules": err.Error()}))
 	default:
-		writeValue(w, http.StatusOK, scenarioList{Scenarios: []scenarios.Scenario{}, Active: s.activations()})
+		writeValue(w, http.StatusOK, map[string]any{"active": s.activations()})
 	}
 }
 

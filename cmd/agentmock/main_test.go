@@ -140,6 +140,10 @@ func TestBadInputExitsWithStatus2(t *testing.T) {
 		{"a bad log format", []string{"-log-format", "xml"}, nil, "xml"},
 		{"a bad log level", []string{"-log-level", "loud"}, nil, "loud"},
 		{"a bad seed in the environment", nil, map[string]string{"AGENTMOCK_SEED": "abc"}, "AGENTMOCK_SEED"},
+		{"a bad rate limit", []string{"-rate-limit", "fast"}, nil, "rate-limit"},
+		{"an unknown scenario", []string{"-scenario", "nope"}, nil, "nope"},
+		{"a bad scenarios file", []string{"-scenarios", bad}, nil, "bad.yaml"},
+		{"a negative journal size", []string{"-journal-size", "-1"}, nil, "journal-size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,5 +200,42 @@ func TestReloadIsAllOrNothing(t *testing.T) {
 	}
 	if got := r.get(t, "/v2/agents/agt_two/sessions", "k"); got != 200 {
 		t.Errorf("after a bad reload the old data is gone: %d", got)
+	}
+}
+
+func TestScenarioRateLimitAndAdminTokenFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(path, []byte("scenarios:\n  teapot:\n    rules:\n      - respond: {status: 418}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AGENTMOCK_ADMIN_TOKEN": "tok", "AGENTMOCK_SCENARIO": "teapot"}
+	r := start(t, func(k string) string { return env[k] }, "-scenarios", path, "-rate-limit", "100/s,burst=5")
+	req, _ := http.NewRequest("GET", r.url+"/v2/agents/agt_customer_support/sessions", nil)
+	req.Header.Set("X-Api-Key", "k")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 418 {
+		t.Errorf("status %d, want the start scenario's 418", resp.StatusCode)
+	}
+	if got := r.get(t, "/__admin/requests", ""); got != 401 {
+		t.Errorf("admin call without the token: %d, want 401", got)
+	}
+	req, _ = http.NewRequest("DELETE", r.url+"/__admin/scenario", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("deactivate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	req, _ = http.NewRequest("GET", r.url+"/v2/agents/agt_customer_support/sessions", nil)
+	req.Header.Set("X-Api-Key", "k")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit") != "5" {
+		t.Errorf("status %d X-RateLimit-Limit %q, want 200 and 5", resp.StatusCode, resp.Header.Get("X-RateLimit-Limit"))
 	}
 }
