@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -32,6 +33,9 @@ func (s *Server) adminRoutes(r *httprouter.Router) {
 	r.GET("/__admin/requests", s.admin(s.adminRequests))
 	r.DELETE("/__admin/requests", s.admin(s.adminClearRequests))
 	r.PUT("/__admin/fixtures", s.admin(s.adminFixtures))
+	r.GET("/__admin/clock", s.admin(s.adminClock))
+	r.POST("/__admin/clock", s.admin(s.adminSetClock))
+	r.DELETE("/__admin/clock", s.admin(s.adminRealClock))
 }
 
 // admin checks the admin token, when one is set.
@@ -219,4 +223,53 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 			messages: []string{"the body could not be read: " + err.Error()}}
 	}
 	return b, nil
+}
+
+// clockState is the body of the clock calls.
+type clockState struct {
+	Now    time.Time `json:"now"`
+	Frozen bool      `json:"frozen"` // false: the real clock
+}
+
+func (s *Server) writeClock(w http.ResponseWriter) {
+	writeValue(w, http.StatusOK, clockState{Now: s.clock.now(), Frozen: s.clock.frozen()})
+}
+
+func (s *Server) adminClock(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	s.writeClock(w)
+}
+
+// adminSetClock takes {"advance":"90m"} or {"set":"2025-01-01T00:00:00Z"}.
+func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	body, e := readBody(w, r, maxScenarioBody)
+	if e != nil {
+		s.writeError(w, e)
+		return
+	}
+	var change struct {
+		Advance *string    `json:"advance"`
+		Set     *time.Time `json:"set"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&change); err != nil || (change.Advance == nil) == (change.Set == nil) {
+		s.writeError(w, invalidRequest(map[string]string{"body": `want {"advance":"90m"} or {"set":"2025-01-01T00:00:00Z"}`}))
+		return
+	}
+	if change.Set != nil {
+		s.clock.set(*change.Set)
+	} else {
+		d, err := time.ParseDuration(*change.Advance)
+		if err != nil || d < 0 {
+			s.writeError(w, invalidRequest(map[string]string{"advance": `advance must be a duration of 0 or more, such as "90m"`}))
+			return
+		}
+		s.clock.advance(d)
+	}
+	s.writeClock(w)
+}
+
+func (s *Server) adminRealClock(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	s.clock.real()
+	s.writeClock(w)
 }

@@ -28,12 +28,9 @@ const (
 
 // parseListQuery validates a list request. It returns the query, or the
 // reason for each bad parameter keyed by its name.
-func parseListQuery(agentKey, rawQuery string) (listQuery, map[string]string) {
+func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 	q := listQuery{limit: defaultLimit}
 	bad := map[string]string{}
-	if !validAgentKey(agentKey) {
-		bad["agent_key"] = msgAgentKey
-	}
 	values, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		bad["query"] = "the query string is malformed: " + err.Error()
@@ -94,29 +91,55 @@ func firstOr(v []string, def string) string {
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	agentKey := ps.ByName("agent_key")
-	ds := s.data.Load()
-	key := apiKey(r)
-	if e := s.authenticate(key, ds); e != nil {
-		s.writeError(w, e)
+	if !s.authenticated(w, r) {
 		return
 	}
-	q, bad := parseListQuery(agentKey, r.URL.RawQuery)
+	q, bad := parseListQuery(r.URL.RawQuery)
+	_, a := s.reach(w, r, agentKey, bad)
+	if a == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, appendPage(nil, a.list(q)))
+}
+
+// authenticated writes the 401 when the request's key is not accepted.
+func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) bool {
+	if e := s.authenticate(apiKey(r), s.data.Load()); e != nil {
+		s.writeError(w, e)
+		return false
+	}
+	return true
+}
+
+// reach makes the checks that every route makes after authentication, in
+// order: the parameters (400, with the agent key's own rule added to bad),
+// the agent (404) and its allowed keys (403). It returns the dataset with the
+// agent's expired sessions gone, and the agent, or a nil agent when it has
+// written an error.
+func (s *Server) reach(w http.ResponseWriter, r *http.Request, agentKey string, bad map[string]string) (*dataset, *agent) {
+	if !validAgentKey(agentKey) {
+		if bad == nil {
+			bad = map[string]string{}
+		}
+		bad["agent_key"] = msgAgentKey
+	}
 	if bad != nil {
 		s.writeError(w, invalidRequest(bad))
-		return
+		return nil, nil
 	}
+	ds := s.live(agentKey)
 	a := ds.agents[agentKey]
 	if a == nil {
 		s.writeError(w, &apiError{status: http.StatusNotFound, code: codeAgentNotFound,
 			messages: []string{fmt.Sprintf("agent %q does not exist", agentKey)}, id: agentKey})
-		return
+		return nil, nil
 	}
-	if !s.cfg.noAuth && a.allowed != nil && !a.allowed[key] {
+	if !s.cfg.noAuth && a.allowed != nil && !a.allowed[apiKey(r)] {
 		s.writeError(w, &apiError{status: http.StatusForbidden, code: codeForbidden,
-			messages: []string{fmt.Sprintf("the API key may not read the sessions of agent %q", agentKey)}})
-		return
+			messages: []string{fmt.Sprintf("the API key may not use the sessions of agent %q", agentKey)}})
+		return nil, nil
 	}
-	writeJSON(w, http.StatusOK, appendPage(nil, a.list(q)))
+	return ds, a
 }
 
 // invalidRequest builds a 400 with one message per bad field, in a stable order.

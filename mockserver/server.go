@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -100,8 +101,11 @@ type Server struct {
 
 	data atomic.Pointer[dataset]
 
-	mu      sync.Mutex // guards initial
-	initial *dataset   // what Reset goes back to
+	// mu serialises changes of data, so that a write never undoes another,
+	// and guards initial.
+	mu      sync.Mutex
+	initial *dataset // what Reset goes back to
+	clock   clock
 
 	engine  *scenarios.Engine
 	journal *journal
@@ -173,6 +177,8 @@ func (s *Server) Replace(d *fixtures.Data) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.data.Store(ds)
 	return nil
 }
@@ -182,7 +188,7 @@ func (s *Server) build(d *fixtures.Data) (*dataset, error) {
 	if s.cfg.rateLimit != nil {
 		rl = *s.cfg.rateLimit
 	}
-	ds, err := newDataset(d, rl)
+	ds, err := newDataset(d, rl, s.clock.now())
 	if err != nil {
 		return nil, fmt.Errorf("mockserver: %w", err)
 	}
@@ -190,13 +196,16 @@ func (s *Server) build(d *fixtures.Data) (*dataset, error) {
 }
 
 // Reset goes back to the state at start: the data loaded at start or by the
-// last Reload, the start scenario with fresh counters, full rate-limit
-// buckets and an empty journal.
+// last Reload, the real clock, the start scenario with fresh counters, full
+// rate-limit buckets and an empty journal.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.initial.limiter.reset()
-	s.data.Store(s.initial)
+	s.clock.real()
+	ds := *s.initial
+	ds.activity = newActivity(s.clock.now())
+	ds.limiter.reset()
+	s.data.Store(&ds)
 	s.engine.Reset()
 	s.activateStartScenario() // it activated at start, so it activates now
 	s.journal.clear()
@@ -226,9 +235,16 @@ func (s *Server) routes() {
 		s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			messages: []string{fmt.Sprintf("method %s is not allowed here; allowed: %s", req.Method, w.Header().Get("Allow"))}})
 	})
+	const sessions, session = "/v2/agents/:agent_key/sessions", "/v2/agents/:agent_key/sessions/:session_key"
 	list := s.api(scenarios.RouteList, s.listSessions)
-	r.GET("/v2/agents/:agent_key/sessions", list)
-	r.HEAD("/v2/agents/:agent_key/sessions", list)
+	r.GET(sessions, list)
+	r.HEAD(sessions, list)
+	r.POST(sessions, s.api(scenarios.RouteCreate, s.createSession))
+	get := s.api(scenarios.RouteGet, s.getSession)
+	r.GET(session, get)
+	r.HEAD(session, get)
+	r.PATCH(session, s.api(scenarios.RouteUpdate, s.updateSession))
+	r.DELETE(session, s.api(scenarios.RouteDelete, s.deleteSession))
 	s.adminRoutes(r)
 	s.router = r
 }
@@ -357,3 +373,17 @@ func (s *Server) Requests() []Request {
 func (s *Server) ClearRequests() {
 	s.journal.clear()
 }
+
+// Now returns the server's clock: the real time, unless SetClock or
+// AdvanceClock took it over.
+func (s *Server) Now() time.Time { return s.clock.now() }
+
+// SetClock stops the server's clock at t, for created_at and tti expiry,
+// until the next change, RealClock or Reset.
+func (s *Server) SetClock(t time.Time) { s.clock.set(t) }
+
+// AdvanceClock moves the server's clock forward by d and stops it there.
+func (s *Server) AdvanceClock(d time.Duration) { s.clock.advance(d) }
+
+// RealClock gives the server the real clock back.
+func (s *Server) RealClock() { s.clock.real() }

@@ -2,49 +2,64 @@ package mockserver
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentmock/agentmock/fixtures"
 )
 
-// session is a stored session: the fields lists filter on, and its wire JSON
-// encoded once, so that a page is written by concatenation.
+// session is a stored session: the fields lists filter on, its expiry, and
+// its wire JSON encoded once, so that a page is written by concatenation.
+// A session is never modified: a change makes a new one.
 type session struct {
 	id          string
 	name        string
 	description string
 	enabled     bool
+	tti         time.Duration // 0: never expires
+	activeAt    time.Time     // its last create or patch; zero for loaded data
 	json        []byte
 }
 
 // agent is one agent's sessions, sorted by id, with an index per enabled
 // state, so that a page costs O(log n + limit) whatever the enabled filter.
-// An agent is never modified once built: readers need no lock.
+// An agent is never modified once built: a write makes a changed copy, so
+// readers need no lock.
 type agent struct {
 	key      string
 	allowed  map[string]bool // nil: every accepted key
 	all      []*session
 	enabled  []*session
 	disabled []*session
+	expiring []*session // those with a tti, in id order
 }
 
-// dataset is everything a server serves at one moment. A reload builds a new
-// dataset and swaps it in whole, so a request sees one dataset from start to end.
+// dataset is everything a server serves at one moment. A write builds a new
+// dataset and swaps it in whole, so a request sees one dataset from start to
+// end. Copies made by writes share the limiter and the activity record.
 type dataset struct {
-	source  *fixtures.Data
-	agents  map[string]*agent
-	apiKeys map[string]bool // nil: any non-empty key
-	limiter *limiter        // nil: no rate limit
+	agents   map[string]*agent
+	apiKeys  map[string]bool // nil: any non-empty key
+	limiter  *limiter        // nil: no rate limit
+	activity *activity
 }
 
-func newDataset(d *fixtures.Data, rl fixtures.RateLimit) (*dataset, error) {
-	ds := &dataset{source: d, agents: make(map[string]*agent, len(d.Agents)), apiKeys: set(d.APIKeys), limiter: newLimiter(rl)}
+func newDataset(d *fixtures.Data, rl fixtures.RateLimit, now time.Time) (*dataset, error) {
+	ds := &dataset{
+		agents:   make(map[string]*agent, len(d.Agents)),
+		apiKeys:  set(d.APIKeys),
+		limiter:  newLimiter(rl),
+		activity: newActivity(now),
+	}
 	for _, fa := range d.Agents {
 		a := &agent{key: fa.Key, allowed: set(fa.AllowedKeys), all: make([]*session, 0, len(fa.Sessions))}
 		for i := range fa.Sessions {
-			s, err := newSession(&fa.Sessions[i])
+			s, err := newSession(wireOf(&fa.Sessions[i]), time.Time{})
 			if err != nil {
 				return nil, err
 			}
@@ -55,6 +70,14 @@ func newDataset(d *fixtures.Data, rl fixtures.RateLimit) (*dataset, error) {
 		ds.agents[a.key] = a
 	}
 	return ds, nil
+}
+
+// withAgent returns a copy of ds in which a replaces the agent of its key.
+func (ds *dataset) withAgent(a *agent) *dataset {
+	c := *ds
+	c.agents = maps.Clone(ds.agents)
+	c.agents[a.key] = a
+	return &c
 }
 
 func set(keys []string) map[string]bool {
@@ -68,16 +91,143 @@ func set(keys []string) map[string]bool {
 	return m
 }
 
-// index rebuilds the enabled and disabled indexes from all.
+// index builds the other indexes from all.
 func (a *agent) index() {
-	a.enabled, a.disabled = nil, nil
+	a.enabled, a.disabled, a.expiring = nil, nil, nil
 	for _, s := range a.all {
 		if s.enabled {
 			a.enabled = append(a.enabled, s)
 		} else {
 			a.disabled = append(a.disabled, s)
 		}
+		if s.tti > 0 {
+			a.expiring = append(a.expiring, s)
+		}
 	}
+}
+
+// find returns the session with id, or nil.
+func (a *agent) find(id string) *session {
+	i, ok := slices.BinarySearchFunc(a.all, id, bySessionID)
+	if !ok {
+		return nil
+	}
+	return a.all[i]
+}
+
+func bySessionID(s *session, id string) int { return strings.Compare(s.id, id) }
+
+// with returns a copy of a holding s, in place of the session with its id if
+// there is one. It costs one copy of each index it touches.
+func (a *agent) with(s *session) *agent {
+	c := a.without(s.id)
+	c.all = inserted(c.all, s)
+	if s.enabled {
+		c.enabled = inserted(c.enabled, s)
+	} else {
+		c.disabled = inserted(c.disabled, s)
+	}
+	if s.tti > 0 {
+		c.expiring = inserted(c.expiring, s)
+	}
+	return c
+}
+
+// without returns a copy of a without the sessions with the given ids.
+func (a *agent) without(ids ...string) *agent {
+	c := *a
+	for _, id := range ids {
+		c.all = removed(c.all, id)
+		c.enabled = removed(c.enabled, id)
+		c.disabled = removed(c.disabled, id)
+		c.expiring = removed(c.expiring, id)
+	}
+	return &c
+}
+
+// inserted returns a new sorted slice: idx with s inserted.
+func inserted(idx []*session, s *session) []*session {
+	i, _ := slices.BinarySearchFunc(idx, s.id, bySessionID)
+	out := make([]*session, 0, len(idx)+1)
+	out = append(out, idx[:i]...)
+	out = append(out, s)
+	return append(out, idx[i:]...)
+}
+
+// removed returns idx without the session with id: idx itself when it has
+// none, else a new slice, so that older datasets keep theirs.
+func removed(idx []*session, id string) []*session {
+	i, ok := slices.BinarySearchFunc(idx, id, bySessionID)
+	if !ok {
+		return idx
+	}
+	out := make([]*session, 0, len(idx)-1)
+	out = append(out, idx[:i]...)
+	return append(out, idx[i+1:]...)
+}
+
+// activity records when sessions with a tti were last read, since the data
+// was loaded or reset. Creates and patches make new sessions, which carry
+// their own time.
+type activity struct {
+	epoch time.Time // when the data was loaded or reset: loaded sessions' first activity
+
+	mu   sync.Mutex
+	read map[*session]time.Time
+}
+
+func newActivity(now time.Time) *activity {
+	return &activity{epoch: now, read: map[*session]time.Time{}}
+}
+
+func (ac *activity) touch(s *session, now time.Time) {
+	if s.tti == 0 {
+		return
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	ac.read[s] = now
+}
+
+// expired reports whether s has been idle for its tti at now. Its last
+// activity is its last read if any, else its create or patch, else, for
+// loaded data, the load. The latest event wins even when a test has set the
+// clock back in between.
+func (ac *activity) expired(s *session, now time.Time) bool {
+	if s.tti == 0 {
+		return false
+	}
+	ac.mu.Lock()
+	last, read := ac.read[s]
+	ac.mu.Unlock()
+	switch {
+	case read:
+	case !s.activeAt.IsZero():
+		last = s.activeAt
+	default:
+		last = ac.epoch
+	}
+	return !now.Before(last.Add(s.tti))
+}
+
+// forget drops what is known of sessions that are gone.
+func (ac *activity) forget(gone ...*session) {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	for _, s := range gone {
+		delete(ac.read, s)
+	}
+}
+
+// expiredIn returns the sessions of a that have expired at now.
+func (ds *dataset) expiredIn(a *agent, now time.Time) []*session {
+	var out []*session
+	for _, s := range a.expiring {
+		if ds.activity.expired(s, now) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // wireSession is the session object of the API. `key` repeats `id` because
@@ -94,12 +244,12 @@ type wireSession struct {
 	CreatedAt   string         `json:"created_at"`
 }
 
-func newSession(fs *fixtures.Session) (*session, error) {
+func wireOf(fs *fixtures.Session) wireSession {
 	name := fs.Name
 	if name == "" {
 		name = fs.ID
 	}
-	b, err := json.Marshal(wireSession{
+	return wireSession{
 		ID:          fs.ID,
 		Key:         fs.ID,
 		AgentKey:    fs.AgentKey,
@@ -109,11 +259,35 @@ func newSession(fs *fixtures.Session) (*session, error) {
 		Enabled:     fs.Enabled,
 		TTIMinutes:  fs.TTIMinutes,
 		CreatedAt:   fs.CreatedAt.UTC().Format(time.RFC3339),
-	})
+	}
+}
+
+func newSession(w wireSession, activeAt time.Time) (*session, error) {
+	b, err := json.Marshal(w)
 	if err != nil {
 		return nil, err
 	}
-	return &session{id: fs.ID, name: name, description: fs.Description, enabled: fs.Enabled, json: b}, nil
+	return &session{
+		id:          w.ID,
+		name:        w.Name,
+		description: w.Description,
+		enabled:     w.Enabled,
+		tti:         time.Duration(w.TTIMinutes) * time.Minute,
+		activeAt:    activeAt,
+		json:        b,
+	}, nil
+}
+
+// wire decodes a stored session back, keeping metadata numbers exactly as
+// they were written.
+func (s *session) wire() wireSession {
+	var w wireSession
+	dec := json.NewDecoder(strings.NewReader(string(s.json)))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		panic("mockserver: a stored session does not decode: " + err.Error())
+	}
+	return w
 }
 
 // enabledFilter selects sessions by their enabled flag.

@@ -1,0 +1,394 @@
+package mockserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/scenarios"
+)
+
+// send sends a request with a JSON body and the key key_a.
+func send(s http.Handler, method, target, body string, headers ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r.Header.Set("X-Api-Key", "key_a")
+	r.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	return w
+}
+
+func decodeSession(t *testing.T, w *httptest.ResponseRecorder, wantStatus int) wireSession {
+	t.Helper()
+	if w.Code != wantStatus {
+		t.Fatalf("status %d, want %d; %s", w.Code, wantStatus, w.Body)
+	}
+	var ws wireSession
+	if err := json.Unmarshal(w.Body.Bytes(), &ws); err != nil {
+		t.Fatalf("%v: %s", err, w.Body)
+	}
+	return ws
+}
+
+var start = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func TestCreateSession(t *testing.T) {
+	s := newTestServer(t)
+	s.SetClock(start)
+	const url = "/v2/agents/agt_a/sessions"
+
+	t.Run("a name alone makes an enabled session with a derived key", func(t *testing.T) {
+		w := send(s, "POST", url, `{"name":"Billing inquiry"}`)
+		got := decodeSession(t, w, 201)
+		want := wireSession{ID: "ase_billing_inquiry", Key: "ase_billing_inquiry", AgentKey: "agt_a", Name: "Billing inquiry",
+			Enabled: true, CreatedAt: "2025-01-01T12:00:00Z"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		if loc := w.Header().Get("Location"); loc != url+"/ase_billing_inquiry" {
+			t.Errorf("Location %q", loc)
+		}
+	})
+	t.Run("the same name again gets a unique key", func(t *testing.T) {
+		if got := decodeSession(t, send(s, "POST", url, `{"name":"Billing  inquiry!"}`), 201); got.ID != "ase_billing_inquiry_2" {
+			t.Errorf("key %q, want ase_billing_inquiry_2", got.ID)
+		}
+	})
+	t.Run("a name without letters or digits still gets a key", func(t *testing.T) {
+		if got := decodeSession(t, send(s, "POST", url, `{"name":"¿?"}`), 201); got.ID != "ase_session" {
+			t.Errorf("key %q, want ase_session", got.ID)
+		}
+	})
+	t.Run("every field is kept", func(t *testing.T) {
+		got := decodeSession(t, send(s, "POST", url,
+			`{"key":"my-key_1","name":"N","description":"D","metadata":{"n":12345678901234567890,"o":{"x":[1]}},"enabled":false,"tti_minutes":30}`), 201)
+		if got.ID != "my-key_1" || got.Description != "D" || got.Enabled || got.TTIMinutes != 30 || fmt.Sprint(got.Metadata["n"]) != "1.2345678901234567e+19" {
+			t.Errorf("got %+v", got)
+		}
+	})
+	t.Run("an existing key is a 409", func(t *testing.T) {
+		w := send(s, "POST", url, `{"key":"ase_a_001","name":"x"}`)
+		if w.Code != 409 || decodeError(t, w).Code != codeSessionExists {
+			t.Errorf("got %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("the list sees the new sessions at once", func(t *testing.T) {
+		b := decodeList(t, do(s, "GET", url+"?limit=100"))
+		if b.Metadata.TotalCount != 14 {
+			t.Errorf("total_count %d, want 10 + 4", b.Metadata.TotalCount)
+		}
+		dis := decodeList(t, do(s, "GET", url+"?enabled=false"))
+		if dis.Metadata.TotalCount != 6 {
+			t.Errorf("disabled total_count %d, want 5 + 1", dis.Metadata.TotalCount)
+		}
+	})
+}
+
+func TestCreateSessionErrors(t *testing.T) {
+	tests := []struct {
+		name       string
+		agent      string
+		body       string
+		headers    []string
+		wantStatus int
+		wantCode   string
+		wantFields string
+	}{
+		{"no name is a 400", "agt_a", `{}`, nil, 400, codeInvalidRequest, "name"},
+		{"an empty name is a 400", "agt_a", `{"name":""}`, nil, 400, codeInvalidRequest, "name"},
+		{"a number as name is a 400", "agt_a", `{"name":5}`, nil, 400, codeInvalidRequest, "name"},
+		{"a bad key is a 400", "agt_a", `{"name":"x","key":"a b"}`, nil, 400, codeInvalidRequest, "key"},
+		{"a 51-character key is a 400", "agt_a", `{"name":"x","key":"` + strings.Repeat("k", 51) + `"}`, nil, 400, codeInvalidRequest, "key"},
+		{"an unknown field is a 400", "agt_a", `{"name":"x","colour":"blue"}`, nil, 400, codeInvalidRequest, "colour"},
+		{"created_at cannot be given", "agt_a", `{"name":"x","created_at":"2024-01-01T00:00:00Z"}`, nil, 400, codeInvalidRequest, "created_at"},
+		{"enabled as a string is a 400", "agt_a", `{"name":"x","enabled":"yes"}`, nil, 400, codeInvalidRequest, "enabled"},
+		{"a negative tti is a 400", "agt_a", `{"name":"x","tti_minutes":-1}`, nil, 400, codeInvalidRequest, "tti_minutes"},
+		{"a fractional tti is a 400", "agt_a", `{"name":"x","tti_minutes":1.5}`, nil, 400, codeInvalidRequest, "tti_minutes"},
+		{"metadata as an array is a 400", "agt_a", `{"name":"x","metadata":[1]}`, nil, 400, codeInvalidRequest, "metadata"},
+		{"every bad field is named", "agt_a", `{"name":1,"enabled":1}`, nil, 400, codeInvalidRequest, "enabled name"},
+		{"a JSON array is a 400", "agt_a", `[{"name":"x"}]`, nil, 400, codeInvalidRequest, "body"},
+		{"two objects are a 400", "agt_a", `{"name":"x"}{"name":"y"}`, nil, 400, codeInvalidRequest, "body"},
+		{"broken JSON is a 400", "agt_a", `{"name":`, nil, 400, codeInvalidRequest, "body"},
+		{"null is a 400", "agt_a", `null`, nil, 400, codeInvalidRequest, "body"},
+		{"text/plain is a 415", "agt_a", `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, codeUnsupportedMedia, ""},
+		{"an oversized body is a 413", "agt_a", `{"name":"` + strings.Repeat("x", maxSessionBody) + `"}`, nil, 413, codePayloadTooLarge, ""},
+		{"an unknown agent is a 404", "agt_nobody", `{"name":"x"}`, nil, 404, codeAgentNotFound, ""},
+		{"a bad agent key is a 400", "nope", `{"name":"x"}`, nil, 400, codeInvalidRequest, "agent_key"},
+		{"a key the agent does not allow is a 403", "agt_locked", `{"name":"x"}`, []string{"X-Api-Key", "key_b"}, 403, codeForbidden, ""},
+		{"no API key is a 401", "agt_a", `{"name":"x"}`, []string{"X-Api-Key", ""}, 401, codeUnauthorized, ""},
+	}
+	s := newTestServer(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := send(s, "POST", "/v2/agents/"+tt.agent+"/sessions", tt.body, tt.headers...)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d; %s", w.Code, tt.wantStatus, w.Body)
+			}
+			e := decodeError(t, w)
+			if e.Code != tt.wantCode {
+				t.Errorf("code %q, want %q", e.Code, tt.wantCode)
+			}
+			if got := strings.Join(sortedKeys(e.FieldErrors), " "); got != tt.wantFields {
+				t.Errorf("field_errors %v, want keys %q", e.FieldErrors, tt.wantFields)
+			}
+		})
+	}
+	if b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions")); b.Metadata.TotalCount != 10 {
+		t.Errorf("refused creates changed the data: total_count %d", b.Metadata.TotalCount)
+	}
+}
+
+func TestGetPatchDelete(t *testing.T) {
+	s := newTestServer(t)
+	const item = "/v2/agents/agt_a/sessions/ase_a_002"
+
+	t.Run("get returns the session", func(t *testing.T) {
+		if got := decodeSession(t, do(s, "GET", item), 200); got.ID != "ase_a_002" || got.Enabled {
+			t.Errorf("got %+v", got)
+		}
+	})
+	t.Run("patch changes only the fields present", func(t *testing.T) {
+		got := decodeSession(t, send(s, "PATCH", item, `{"enabled":true,"metadata":{"k":"v"},"key":"ase_a_002"}`), 200)
+		if !got.Enabled || got.Name != "Billing inquiry" || got.Description != "Support session number 2" || got.Metadata["k"] != "v" ||
+			got.CreatedAt != "2024-01-15T10:02:00Z" {
+			t.Errorf("got %+v", got)
+		}
+		if b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions?enabled=true&limit=100")); b.Metadata.TotalCount != 6 || b.Sessions[1].ID != "ase_a_002" {
+			t.Errorf("the enabled index did not follow the patch: %+v", b)
+		}
+	})
+	t.Run("null clears the description", func(t *testing.T) {
+		if got := decodeSession(t, send(s, "PATCH", item, `{"description":null}`), 200); got.Description != "" {
+			t.Errorf("description %q", got.Description)
+		}
+	})
+	bad := []struct{ name, body, field string }{
+		{"a new key is a 400", `{"key":"other"}`, "key"},
+		{"a new agent_key is a 400", `{"agent_key":"agt_b"}`, "agent_key"},
+		{"a new created_at is a 400", `{"created_at":"2020-01-01T00:00:00Z"}`, "created_at"},
+		{"an unknown field is a 400", `{"colour":"red"}`, "colour"},
+		{"a null name is a 400", `{"name":null}`, "name"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			w := send(s, "PATCH", item, tt.body)
+			if e := decodeError(t, w); w.Code != 400 || e.FieldErrors[tt.field] == "" {
+				t.Errorf("got %d %s, want a 400 naming %s", w.Code, w.Body, tt.field)
+			}
+		})
+	}
+	t.Run("delete answers 204 and the session is gone", func(t *testing.T) {
+		if w := do(s, "DELETE", item); w.Code != 204 || w.Body.Len() != 0 {
+			t.Fatalf("got %d %q", w.Code, w.Body)
+		}
+		for _, method := range []string{"GET", "DELETE", "PATCH"} {
+			w := send(s, method, item, `{}`)
+			if w.Code != 404 || decodeError(t, w).Code != codeSessionNotFound {
+				t.Errorf("%s after delete: %d %s", method, w.Code, w.Body)
+			}
+		}
+		if b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions")); b.Metadata.TotalCount != 9 {
+			t.Errorf("total_count %d, want 9", b.Metadata.TotalCount)
+		}
+	})
+	t.Run("a bad session key is a 400", func(t *testing.T) {
+		w := do(s, "GET", "/v2/agents/agt_a/sessions/"+strings.Repeat("x", 51))
+		if e := decodeError(t, w); w.Code != 400 || e.FieldErrors["session_key"] == "" {
+			t.Errorf("got %d %s", w.Code, w.Body)
+		}
+	})
+	t.Run("an unknown agent is agent_not_found", func(t *testing.T) {
+		w := do(s, "GET", "/v2/agents/agt_nobody/sessions/ase_a_001")
+		if w.Code != 404 || decodeError(t, w).Code != codeAgentNotFound {
+			t.Errorf("got %d %s", w.Code, w.Body)
+		}
+	})
+}
+
+func TestExpiry(t *testing.T) {
+	s := newTestServer(t)
+	s.SetClock(start)
+	const url = "/v2/agents/agt_a/sessions"
+	decodeSession(t, send(s, "POST", url, `{"key":"short","name":"x","tti_minutes":60}`), 201)
+	count := func() int { return decodeList(t, do(s, "GET", url)).Metadata.TotalCount }
+
+	s.AdvanceClock(59 * time.Minute)
+	if w := do(s, "GET", url+"/short"); w.Code != 200 {
+		t.Fatalf("after 59 minutes: %d", w.Code)
+	}
+	s.AdvanceClock(59 * time.Minute) // 118 minutes after create, 59 after the get
+	if n := count(); n != 11 {
+		t.Errorf("a get did not keep the session alive: total_count %d, want 11", n)
+	}
+	s.AdvanceClock(time.Minute) // 60 minutes idle
+	if n := count(); n != 10 {
+		t.Errorf("an expired session still lists: total_count %d, want 10", n)
+	}
+	if w := do(s, "GET", url+"/short"); w.Code != 404 {
+		t.Errorf("get of an expired session: %d, want 404", w.Code)
+	}
+	if w := send(s, "POST", url, `{"key":"short","name":"again"}`); w.Code != 201 {
+		t.Errorf("the key of an expired session is not free again: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestLoadedSessionsExpireFromTheLoadTime(t *testing.T) {
+	s := newTestServer(t)
+	s.SetClock(start)
+	d := tinyData()
+	d.Agents[0].Sessions[0].TTIMinutes = 10
+	if err := s.Replace(d); err != nil {
+		t.Fatal(err)
+	}
+	s.AdvanceClock(9 * time.Minute)
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions/ase_a_001"); w.Code != 200 {
+		t.Fatalf("9 minutes after the load: %d", w.Code)
+	}
+	s.AdvanceClock(10 * time.Minute)
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions/ase_a_001"); w.Code != 404 {
+		t.Errorf("10 minutes after the last get: %d, want 404", w.Code)
+	}
+}
+
+func TestAdminClock(t *testing.T) {
+	s := newTestServer(t)
+	read := func(w *httptest.ResponseRecorder) clockState {
+		t.Helper()
+		var c clockState
+		if err := json.Unmarshal(w.Body.Bytes(), &c); err != nil || w.Code != 200 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		return c
+	}
+	if c := read(admin(s, "POST", "/__admin/clock", `{"set":"2025-01-01T00:00:00Z"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) || !c.Frozen {
+		t.Errorf("after set: %+v", c)
+	}
+	if c := read(admin(s, "POST", "/__admin/clock", `{"advance":"90m"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
+		t.Errorf("after advance: %+v", c)
+	}
+	for _, body := range []string{`{}`, `{"advance":"90m","set":"2025-01-01T00:00:00Z"}`, `{"advance":"-1m"}`, `{"advance":"soon"}`, `{"set":"tomorrow"}`, `{"speed":2}`} {
+		if w := admin(s, "POST", "/__admin/clock", body); w.Code != 400 {
+			t.Errorf("%s: %d, want 400", body, w.Code)
+		}
+	}
+	if c := read(admin(s, "GET", "/__admin/clock", "")); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
+		t.Errorf("bad calls changed the clock: %+v", c)
+	}
+	admin(s, "POST", "/__admin/reset", "")
+	if c := read(admin(s, "GET", "/__admin/clock", "")); c.Frozen || time.Since(c.Now) > time.Hour {
+		t.Errorf("a reset did not bring the real clock back: %+v", c)
+	}
+}
+
+func TestResetUndoesWrites(t *testing.T) {
+	s := newTestServer(t)
+	send(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"new"}`)
+	do(s, "DELETE", "/v2/agents/agt_a/sessions/ase_a_001")
+	s.Reset()
+	b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions?limit=100"))
+	if b.Metadata.TotalCount != 10 || b.Sessions[0].ID != "ase_a_001" {
+		t.Errorf("after a reset: %+v", b)
+	}
+}
+
+func TestScenarioMatchesRouteAndMethod(t *testing.T) {
+	s := newTestServer(t)
+	mustActivate(t, s, "", scenarios.Rule{Match: scenarios.Match{Route: scenarios.RouteCreate}, Respond: &scenarios.Response{Status: 503}})
+	if w := send(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`); w.Code != 503 {
+		t.Errorf("create: %d, want 503", w.Code)
+	}
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+		t.Errorf("list: %d, want 200", w.Code)
+	}
+	mustActivate(t, s, "", scenarios.Rule{Match: scenarios.Match{Method: "DELETE"}, Respond: &scenarios.Response{Status: 500}})
+	if w := do(s, "DELETE", "/v2/agents/agt_a/sessions/ase_a_001"); w.Code != 500 {
+		t.Errorf("delete: %d, want 500", w.Code)
+	}
+	var routes []string
+	for _, r := range s.Requests() {
+		routes = append(routes, r.Route)
+	}
+	if want := "[create list delete]"; fmt.Sprint(routes) != want {
+		t.Errorf("journal routes %v, want %s", routes, want)
+	}
+}
+
+// TestWalksDuringWrites pages through an agent while writers create and
+// delete sessions. Every walk must see each session that existed for the
+// whole walk exactly once, and never a duplicate.
+func TestWalksDuringWrites(t *testing.T) {
+	d := &fixtures.Data{Agents: []fixtures.Agent{{Key: "agt_w"}}}
+	for i := range 300 {
+		d.Agents[0].Sessions = append(d.Agents[0].Sessions, fixtures.Session{ID: fmt.Sprintf("stable_%04d", i*2), AgentKey: "agt_w", Enabled: i%3 > 0})
+	}
+	s, err := New(WithData(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	for wr := range 4 {
+		writers.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("stable_%04d_w%d", (i*37)%600, wr) // interleaves with the stable ids
+				if w := send(s, "POST", "/v2/agents/agt_w/sessions", `{"key":"`+key+`","name":"x","enabled":`+fmt.Sprint(i%2 == 0)+`}`); w.Code != 201 && w.Code != 409 {
+					t.Errorf("create: %d %s", w.Code, w.Body)
+					return
+				}
+				if w := do(s, "DELETE", "/v2/agents/agt_w/sessions/"+key); w.Code != 204 {
+					t.Errorf("delete: %d %s", w.Code, w.Body)
+					return
+				}
+			}
+		})
+	}
+	var walkers sync.WaitGroup
+	for wk := range 8 {
+		walkers.Go(func() {
+			filter := []string{"", "&enabled=true", "&enabled=false"}[wk%3]
+			for range 5 {
+				seen := map[string]bool{}
+				pageKey := ""
+				for {
+					b := decodeList(t, do(s, "GET", "/v2/agents/agt_w/sessions?limit=7"+filter+"&page_key="+pageKey))
+					for _, ss := range b.Sessions {
+						if seen[ss.ID] {
+							t.Errorf("walk saw %s twice", ss.ID)
+						}
+						seen[ss.ID] = true
+					}
+					if pageKey = b.Metadata.PageKey; pageKey == "" {
+						break
+					}
+				}
+				for _, fs := range d.Agents[0].Sessions {
+					if (filter == "&enabled=true" && !fs.Enabled) || (filter == "&enabled=false" && fs.Enabled) {
+						continue
+					}
+					if !seen[fs.ID] {
+						t.Errorf("walk missed %s", fs.ID)
+					}
+				}
+			}
+		})
+	}
+	walkers.Wait()
+	close(stop)
+	writers.Wait()
+}
