@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/agentmock/agentmock"
 )
@@ -94,4 +96,50 @@ func ExampleWithGenerated() {
 	fmt.Println(seen)
 	// Output:
 	// 250
+}
+
+// A client can run a whole flow: create, read, change, list and delete, and
+// a session with tti_minutes expires on the server's clock.
+func ExampleTestServer_statefulFlow() {
+	srv, err := agentmock.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	base := srv.URL + "/v2/agents/agt_new_agent/sessions"
+	call := func(method, url, body string) string {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var s struct {
+			Key     string `json:"key"`
+			Name    string `json:"name"`
+			Enabled bool   `json:"enabled"`
+		}
+		json.NewDecoder(resp.Body).Decode(&s)
+		return fmt.Sprintf("%s %d %q %q %v", method, resp.StatusCode, s.Key, s.Name, s.Enabled)
+	}
+
+	srv.SetClock(time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC))
+	fmt.Println(call("POST", base, `{"name":"Refund request","tti_minutes":30}`))
+	fmt.Println(call("PATCH", base+"/ase_refund_request", `{"enabled":false}`))
+	fmt.Println(call("GET", base+"/ase_refund_request", ""))
+	fmt.Println(getPage(c, base).Metadata.TotalCount)
+	srv.AdvanceClock(30 * time.Minute)
+	fmt.Println(call("GET", base+"/ase_refund_request", ""))
+	fmt.Println(call("POST", base, `{"name":"Second"}`))
+	fmt.Println(call("DELETE", base+"/ase_second", ""))
+	// Output:
+	// POST 201 "ase_refund_request" "Refund request" true
+	// PATCH 200 "ase_refund_request" "Refund request" false
+	// GET 200 "ase_refund_request" "Refund request" false
+	// 1
+	// GET 404 "" "" false
+	// POST 201 "ase_second" "Second" true
+	// DELETE 204 "" "" false
 }
