@@ -56,11 +56,15 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.status, append(body, '\n'))
 }
 
+// jsonContentType is shared by every response, to spare an allocation each;
+// net/http only reads header values.
+var jsonContentType = []string{"application/json"}
+
 // writeJSON is the one place that writes a response body.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	w.Write(body)
 }

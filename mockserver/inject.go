@@ -23,40 +23,41 @@ const statusClientGone = 499
 // the rate limit.
 func (s *Server) api(route string, h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		start := time.Now()
 		rw, ok := w.(*responseWriter)
-		if !ok {
+		if !ok { // only ServeHTTP calls the routes, but be safe
 			rw = &responseWriter{ResponseWriter: w}
 		}
-		agentKey, key := ps.ByName("agent_key"), apiKey(r)
-		var d scenarios.Decision
-		recorded := false
-		// record adds the journal entry. A fault calls it before it closes the
-		// connection, so that a client that sees the close finds the entry.
-		record := func() {
-			if recorded {
-				return
-			}
-			recorded = true
-			s.journal.add(Request{
-				Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-				Route: route, AgentKey: agentKey, APIKey: KeyFingerprint(key),
-				Status: rw.status, ErrorCode: rw.code, Rule: d.Rule, Fault: string(d.Fault),
-				Duration: time.Since(start),
-			})
-		}
-		defer record()
-		var e *apiError
-		if d, e = s.decide(r, route, agentKey, key); e != nil {
+		c := &rw.call
+		*c = call{start: time.Now(), route: route, agentKey: ps.ByName("agent_key"), apiKey: apiKey(r)}
+		defer s.record(rw, r)
+		d, e := s.decide(r, route, c.agentKey, c.apiKey)
+		if e != nil {
 			s.writeError(rw, e)
 			return
 		}
-		s.carryOut(rw, r, d, agentKey, record, func(w http.ResponseWriter) {
-			if s.admit(w, key) {
+		c.rule, c.fault = d.Rule, d.Fault
+		s.carryOut(rw, r, d, func(w http.ResponseWriter) {
+			if s.admit(w, c.apiKey) {
 				h(w, r, ps)
 			}
 		})
 	}
+}
+
+// record adds the journal entry of an API request, once. A fault calls it
+// before it closes the connection, so that a client that sees the close
+// finds the entry.
+func (s *Server) record(w *responseWriter, r *http.Request) {
+	c := &w.call
+	if c.recorded {
+		return
+	}
+	c.recorded = true
+	s.journal.add(Request{
+		Time: c.start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Route: c.route, AgentKey: c.agentKey, Status: w.status, ErrorCode: w.code,
+		Rule: c.rule, Fault: string(c.fault), Duration: time.Since(c.start),
+	}, c.apiKey)
 }
 
 // decide asks the scenario engine about r: the scenario or status that its
@@ -99,8 +100,7 @@ func preference(values []string, name string) string {
 }
 
 // carryOut does what d says, calling normal for the normal response.
-// record is called before the connection is closed.
-func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, agentKey string, record func(), normal func(http.ResponseWriter)) {
+func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, normal func(http.ResponseWriter)) {
 	if d.Fault == scenarios.FaultSlowBody {
 		dribble(w, r.Context(), capture(normal), d.Delay)
 		return
@@ -111,15 +111,15 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 	}
 	switch {
 	case d.Fault == scenarios.FaultConnectionReset:
-		record()
+		s.record(w, r)
 		closeConnection(w, true)
 	case d.Fault == scenarios.FaultEmptyResponse:
-		record()
+		s.record(w, r)
 		closeConnection(w, false)
 	case d.Fault == scenarios.FaultTruncatedBody:
 		rec := capture(normal)
 		rec.writeHeader(w)
-		record()
+		s.record(w, r)
 		w.Write(rec.body.Bytes()[:rec.body.Len()/2])
 		http.NewResponseController(w).Flush()
 		closeConnection(w, false)
@@ -133,7 +133,7 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 		}
 		e := &apiError{status: d.Status, code: d.Code, messages: []string{d.Message}}
 		if d.Status == http.StatusNotFound {
-			e.id = agentKey
+			e.id = w.call.agentKey
 		}
 		s.writeError(w, e)
 	default:

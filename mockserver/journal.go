@@ -39,22 +39,39 @@ func KeyFingerprint(key string) string {
 
 // journal is a bounded ring of the latest requests.
 type journal struct {
-	mu      sync.Mutex
-	entries []Request // ring storage, len == cap once full
-	next    int       // where the next entry goes once full
-	size    int
+	mu           sync.Mutex
+	entries      []Request // ring storage, len == cap once full
+	next         int       // where the next entry goes once full
+	size         int
+	fingerprints map[string]string // a cache of KeyFingerprint, bounded
 }
+
+// maxFingerprints bounds the fingerprint cache against clients that send a
+// new key with every request.
+const maxFingerprints = 1024
 
 func newJournal(size int) *journal {
-	return &journal{size: size}
+	return &journal{size: size, fingerprints: map[string]string{}}
 }
 
-func (j *journal) add(e Request) {
+// add records e, with the fingerprint of key as its APIKey.
+func (j *journal) add(e Request, key string) {
 	if j.size <= 0 {
 		return
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if key != "" {
+		fp, ok := j.fingerprints[key]
+		if !ok {
+			if len(j.fingerprints) >= maxFingerprints {
+				clear(j.fingerprints)
+			}
+			fp = KeyFingerprint(key)
+			j.fingerprints[key] = fp
+		}
+		e.APIKey = fp
+	}
 	if len(j.entries) < j.size {
 		j.entries = append(j.entries, e)
 		return

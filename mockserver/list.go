@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/julienschmidt/httprouter"
@@ -26,67 +28,90 @@ const (
 	msgRepeated = "must be given at most once"
 )
 
+// listParams are the query parameters of a list; others are ignored.
+var listParams = [...]string{"limit", "page_key", "enabled", "filter"}
+
 // parseListQuery validates a list request. It returns the query, or the
-// reason for each bad parameter keyed by its name.
+// reason for each bad parameter keyed by its name. It reads the raw query
+// itself, as url.ParseQuery would, to spare a map per request.
 func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 	q := listQuery{limit: defaultLimit}
-	bad := map[string]string{}
-	values, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		bad["query"] = "the query string is malformed: " + err.Error()
-		return q, bad
-	}
-	param := func(name string) (string, bool) {
-		v, ok := values[name]
-		if len(v) > 1 {
-			bad[name] = name + " " + msgRepeated
-			return "", false
+	var bad map[string]string
+	fail := func(name, reason string) {
+		if bad == nil {
+			bad = map[string]string{}
 		}
-		return firstOr(v, ""), ok
+		bad[name] = reason
 	}
-	if v, ok := param("limit"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			bad["limit"] = msgLimit
+	var seen [len(listParams)]bool
+	for rest := rawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		if strings.Contains(pair, ";") {
+			fail("query", "the query string is malformed: it has a semicolon")
+			continue
 		}
-		q.limit = n
-	}
-	if v, ok := param("page_key"); ok && v != "" {
-		id, err := decodePageKey(v)
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := queryUnescape(k)
+		if err == nil {
+			v, err = queryUnescape(v)
+		}
 		if err != nil {
-			bad["page_key"] = err.Error()
+			fail("query", "the query string is malformed: "+err.Error())
+			continue
 		}
-		q.after = id
-	}
-	if v, ok := param("enabled"); ok {
-		b, err := strconv.ParseBool(v)
-		switch {
-		case err != nil:
-			bad["enabled"] = msgEnabled
-		case b:
-			q.enabled = onlyEnabled
-		default:
-			q.enabled = onlyDisabled
+		i := slices.Index(listParams[:], k)
+		if i < 0 {
+			continue
+		}
+		if seen[i] {
+			fail(k, k+" "+msgRepeated)
+			continue
+		}
+		seen[i] = true
+		switch k {
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxLimit {
+				fail(k, msgLimit)
+			}
+			q.limit = n
+		case "page_key":
+			if v != "" {
+				id, err := decodePageKey(v)
+				if err != nil {
+					fail(k, err.Error())
+				}
+				q.after = id
+			}
+		case "enabled":
+			b, err := strconv.ParseBool(v)
+			switch {
+			case err != nil:
+				fail(k, msgEnabled)
+			case b:
+				q.enabled = onlyEnabled
+			default:
+				q.enabled = onlyDisabled
+			}
+		case "filter":
+			re, err := regexp.Compile(v)
+			if err != nil || utf8.RuneCountInString(v) > maxFilterLen {
+				fail(k, msgFilter)
+			}
+			q.filter = re
 		}
 	}
-	if v, ok := param("filter"); ok {
-		re, err := regexp.Compile(v)
-		if err != nil || utf8.RuneCountInString(v) > maxFilterLen {
-			bad["filter"] = msgFilter
-		}
-		q.filter = re
-	}
-	if len(bad) > 0 {
-		return q, bad
-	}
-	return q, nil
+	return q, bad
 }
 
-func firstOr(v []string, def string) string {
-	if len(v) == 0 {
-		return def
+// queryUnescape is url.QueryUnescape without an allocation for the common
+// string that needs no unescaping.
+func queryUnescape(s string) (string, error) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, nil
 	}
-	return v[0]
+	return url.QueryUnescape(s)
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -99,7 +124,10 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, ps httprou
 	if a == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, appendPage(nil, a.list(q)))
+	buf := s.buffers.Get().(*[]byte)
+	*buf = appendPage((*buf)[:0], a.list(q))
+	writeJSON(w, http.StatusOK, *buf)
+	s.buffers.Put(buf)
 }
 
 // authenticated writes the 401 when the request's key is not accepted.
@@ -163,7 +191,7 @@ func appendPage(b []byte, p page) []byte {
 	b = append(b, `],"metadata":{`...)
 	if p.more {
 		b = append(b, `"page_key":"`...)
-		b = append(b, encodePageKey(p.sessions[len(p.sessions)-1].id)...)
+		b = appendPageKey(b, p.sessions[len(p.sessions)-1].id)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"total_count":`...)

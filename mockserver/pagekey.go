@@ -1,21 +1,33 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"strings"
 )
 
 // maxPageKeyLen bounds the work a hostile page_key can cause. A real token
 // for a 50-character id is 96 characters.
 const maxPageKeyLen = 512
 
-// encodePageKey returns the token of a page that ends with sessionID: standard
-// base64 of {"session_id":"<id>"}. Session ids are restricted to
+// The JSON of a token, around the session id. Session ids are restricted to
 // [0-9a-zA-Z_-], so they need no JSON escaping.
+const (
+	pageKeyPrefix = `{"session_id":"`
+	pageKeySuffix = `"}`
+)
+
+// appendPageKey appends the token of a page that ends with sessionID:
+// standard base64 of {"session_id":"<id>"}.
+func appendPageKey(b []byte, sessionID string) []byte {
+	var raw [len(pageKeyPrefix) + 50 + len(pageKeySuffix)]byte
+	j := append(append(append(raw[:0], pageKeyPrefix...), sessionID...), pageKeySuffix...)
+	return base64.StdEncoding.AppendEncode(b, j)
+}
+
 func encodePageKey(sessionID string) string {
-	return base64.StdEncoding.EncodeToString([]byte(`{"session_id":"` + sessionID + `"}`))
+	return string(appendPageKey(nil, sessionID))
 }
 
 var errBadPageKey = errors.New("page_key is not a token from a previous response")
@@ -27,21 +39,47 @@ func decodePageKey(token string) (string, error) {
 	if len(token) > maxPageKeyLen {
 		return "", errBadPageKey
 	}
-	t := strings.NewReplacer(" ", "+", "-", "+", "_", "/").Replace(token)
-	t = strings.TrimRight(t, "=")
-	raw, err := base64.RawStdEncoding.DecodeString(t)
+	var norm, raw [maxPageKeyLen]byte
+	n := 0
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch c {
+		case ' ', '-':
+			c = '+'
+		case '_':
+			c = '/'
+		case '=':
+			continue // padding is optional, so it is ignored wherever it is
+		}
+		norm[n] = c
+		n++
+	}
+	m, err := base64.RawStdEncoding.Decode(raw[:], norm[:n])
 	if err != nil {
 		return "", errBadPageKey
 	}
+	j := raw[:m]
+	var id string
+	if bytes.HasPrefix(j, []byte(pageKeyPrefix)) && bytes.HasSuffix(j, []byte(pageKeySuffix)) {
+		id = string(j[len(pageKeyPrefix) : len(j)-len(pageKeySuffix)])
+	} else if id, err = decodePageKeyJSON(j); err != nil {
+		return "", err
+	}
+	if !validSessionKey(id) {
+		return "", errBadPageKey
+	}
+	return id, nil
+}
+
+// decodePageKeyJSON reads a token's JSON written by hand, with spaces, in
+// full; the tokens this server writes never get here.
+func decodePageKeyJSON(j []byte) (string, error) {
 	var key struct {
 		SessionID *string `json:"session_id"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&key); err != nil || key.SessionID == nil || dec.More() {
-		return "", errBadPageKey
-	}
-	if !validSessionKey(*key.SessionID) {
 		return "", errBadPageKey
 	}
 	return *key.SessionID, nil
@@ -60,7 +98,7 @@ func validAgentKey(s string) bool {
 }
 
 func validKey(s, prefix string) bool {
-	if len(s) > 50 || len(s) <= len(prefix) || !strings.HasPrefix(s, prefix) {
+	if len(s) > 50 || len(s) <= len(prefix) || s[:len(prefix)] != prefix {
 		return false
 	}
 	for i := len(prefix); i < len(s); i++ {

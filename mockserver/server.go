@@ -110,6 +110,10 @@ type Server struct {
 	engine  *scenarios.Engine
 	journal *journal
 
+	// Pools spare the hot path its biggest allocations.
+	buffers sync.Pool // *[]byte for pages
+	writers sync.Pool // *responseWriter
+
 	requestSeq atomic.Uint64
 }
 
@@ -117,6 +121,8 @@ type Server struct {
 // the built-in data.
 func New(opts ...Option) (*Server, error) {
 	s := &Server{cfg: config{seed: fixtures.DefaultSeed, journalSize: DefaultJournalSize}}
+	s.buffers.New = func() any { return new([]byte) }
+	s.writers.New = func() any { return new(responseWriter) }
 	for _, o := range opts {
 		o(&s.cfg)
 	}
@@ -249,26 +255,32 @@ func (s *Server) routes() {
 	s.router = r
 }
 
-const (
-	corsAllowMethods  = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-	corsAllowHeaders  = "x-api-key, Authorization, Prefer, Content-Type"
-	corsExposeHeaders = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+// CORS headers, shared by every response to spare allocations; net/http
+// only reads header values.
+var (
+	corsAllowOrigin   = []string{"*"}
+	corsAllowMethods  = []string{"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}
+	corsAllowHeaders  = []string{"x-api-key, Authorization, Prefer, Content-Type"}
+	corsExposeHeaders = []string{"Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Location"}
+	corsMaxAge        = []string{"600"}
 )
 
 // ServeHTTP answers CORS preflights, turns panics into 500 internal_error and
 // hands the rest to the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
+	h["Access-Control-Allow-Origin"] = corsAllowOrigin
 	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", corsAllowMethods)
-		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-		h.Set("Access-Control-Max-Age", "600")
+		h["Access-Control-Allow-Methods"] = corsAllowMethods
+		h["Access-Control-Allow-Headers"] = corsAllowHeaders
+		h["Access-Control-Max-Age"] = corsMaxAge
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
-	rw := &responseWriter{ResponseWriter: w}
+	h["Access-Control-Expose-Headers"] = corsExposeHeaders
+	rw := s.writers.Get().(*responseWriter)
+	*rw = responseWriter{ResponseWriter: w}
+	defer s.writers.Put(rw)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -284,12 +296,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(rw, r)
 }
 
-// responseWriter remembers the status and error code for the journal, and so
-// that a panic after the header is out does not write a second one.
+// responseWriter remembers the status, so that a panic after the header is
+// out does not write a second one, and what the journal records of an API
+// request.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
 	code   string
+	call   call
+}
+
+// call is what the journal records of an API request beyond its response.
+type call struct {
+	start    time.Time
+	route    string
+	agentKey string
+	apiKey   string
+	rule     string
+	fault    scenarios.Fault
+	recorded bool
 }
 
 func (w *responseWriter) setCode(code string) { w.code = code }
