@@ -150,6 +150,7 @@ func New(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	d := s.cfg.data
+	s.cfg.data = nil // the dataset holds what it needs; the rest can go
 	if d == nil {
 		if d, err = fixtures.BuiltIn(fixtures.DefaultSeed); err != nil {
 			return nil, fmt.Errorf("mockserver: built-in data: %w", err)

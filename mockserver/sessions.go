@@ -101,7 +101,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request, ps httproute
 		return
 	}
 	ds.activity.touch(sess, s.clock.now())
-	writeJSON(w, http.StatusOK, append(sess.json[:len(sess.json):len(sess.json)], '\n'))
+	writeJSON(w, http.StatusOK, []byte(sess.json+"\n"))
 }
 
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -193,7 +193,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, ps httpro
 		return
 	}
 	w.Header().Set("Location", "/v2/agents/"+a.key+"/sessions/"+created.id)
-	writeJSON(w, http.StatusCreated, append(created.json[:len(created.json):len(created.json)], '\n'))
+	writeJSON(w, http.StatusCreated, []byte(created.json+"\n"))
 }
 
 func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -226,7 +226,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, ps httpro
 		s.writeStoreError(w, err, a.key, key)
 		return
 	}
-	writeJSON(w, http.StatusOK, append(updated.json[:len(updated.json):len(updated.json)], '\n'))
+	writeJSON(w, http.StatusOK, []byte(updated.json+"\n"))
 }
 
 // readFields reads a JSON object body into its fields: 415 for another

@@ -1,9 +1,11 @@
 package mockserver
 
 import (
-	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -16,15 +18,20 @@ import (
 // session is a stored session: the fields lists filter on, its expiry, and
 // its wire JSON encoded once, so that a page is written by concatenation.
 // A session is never modified: a change makes a new one.
+//
+// It is laid out to be small, as a server may hold millions: the strings are
+// parts of the JSON where they can be.
 type session struct {
+	json        string // the wire object, without a newline
 	id          string
 	name        string
 	description string
+	activeAt    int64 // unix nanoseconds of its last create or patch; 0 for loaded data
+	ttiMinutes  int32 // 0: never expires
 	enabled     bool
-	tti         time.Duration // 0: never expires
-	activeAt    time.Time     // its last create or patch; zero for loaded data
-	json        []byte
 }
+
+func (s *session) tti() time.Duration { return time.Duration(s.ttiMinutes) * time.Minute }
 
 // agent is one agent's sessions, sorted by id, with an index per enabled
 // state, so that a page costs O(log n + limit) whatever the enabled filter.
@@ -57,20 +64,68 @@ func newDataset(d *fixtures.Data, rl fixtures.RateLimit, now time.Time) (*datase
 		activity: newActivity(now),
 	}
 	for _, fa := range d.Agents {
-		a := &agent{key: fa.Key, allowed: set(fa.AllowedKeys), all: make([]*session, 0, len(fa.Sessions))}
-		for i := range fa.Sessions {
-			s, err := newSession(wireOf(&fa.Sessions[i]), time.Time{})
-			if err != nil {
-				return nil, err
-			}
-			a.all = append(a.all, s)
+		if !validAgentKey(fa.Key) {
+			return nil, fmt.Errorf("agent key %q does not match ^agt_[0-9a-zA-Z_-]+$ with at most 50 characters", fa.Key)
 		}
-		sort.Slice(a.all, func(i, j int) bool { return a.all[i].id < a.all[j].id })
+		if ds.agents[fa.Key] != nil {
+			return nil, fmt.Errorf("agent %q is given twice", fa.Key)
+		}
+		all, err := encodeAll(fa.Sessions)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: %w", fa.Key, err)
+		}
+		a := &agent{key: fa.Key, allowed: set(fa.AllowedKeys), all: all}
 		a.index()
 		ds.agents[a.key] = a
 	}
 	return ds, nil
 }
+
+// encodeAll encodes sessions in parallel parts, and returns them sorted by
+// id. Fixtures come sorted; data built by hand is sorted here.
+func encodeAll(sessions []fixtures.Session) ([]*session, error) {
+	const part = 1 << 16
+	all := make([]*session, len(sessions))
+	errs := make([]error, (len(sessions)+part-1)/part)
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for p := range errs {
+		wg.Go(func() {
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			from, to := p*part, min((p+1)*part, len(sessions))
+			block := make([]session, to-from) // one allocation for the part
+			var sl slab
+			for i := from; i < to; i++ {
+				w := wireOf(&sessions[i])
+				if !validSessionKey(w.ID) {
+					errs[p] = fmt.Errorf("session id %q does not match ^[0-9a-zA-Z_-]+$ with at most 50 characters", w.ID)
+					return
+				}
+				if errs[p] = sl.add(&block[i-from], &w, time.Time{}); errs[p] != nil {
+					return
+				}
+				all[i] = &block[i-from]
+			}
+			sl.flush()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if !slices.IsSortedFunc(all, compareSessions) {
+		slices.SortFunc(all, compareSessions)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].id == all[i-1].id {
+			return nil, fmt.Errorf("session %q is given twice", all[i].id)
+		}
+	}
+	return all, nil
+}
+
+func compareSessions(a, b *session) int { return strings.Compare(a.id, b.id) }
 
 // withAgent returns a copy of ds in which a replaces the agent of its key.
 func (ds *dataset) withAgent(a *agent) *dataset {
@@ -100,7 +155,7 @@ func (a *agent) index() {
 		} else {
 			a.disabled = append(a.disabled, s)
 		}
-		if s.tti > 0 {
+		if s.ttiMinutes > 0 {
 			a.expiring = append(a.expiring, s)
 		}
 	}
@@ -127,7 +182,7 @@ func (a *agent) with(s *session) *agent {
 	} else {
 		c.disabled = inserted(c.disabled, s)
 	}
-	if s.tti > 0 {
+	if s.ttiMinutes > 0 {
 		c.expiring = inserted(c.expiring, s)
 	}
 	return c
@@ -181,7 +236,7 @@ func newActivity(now time.Time) *activity {
 }
 
 func (ac *activity) touch(s *session, now time.Time) {
-	if s.tti == 0 {
+	if s.ttiMinutes == 0 {
 		return
 	}
 	ac.mu.Lock()
@@ -194,7 +249,7 @@ func (ac *activity) touch(s *session, now time.Time) {
 // loaded data, the load. The latest event wins even when a test has set the
 // clock back in between.
 func (ac *activity) expired(s *session, now time.Time) bool {
-	if s.tti == 0 {
+	if s.ttiMinutes == 0 {
 		return false
 	}
 	ac.mu.Lock()
@@ -202,12 +257,12 @@ func (ac *activity) expired(s *session, now time.Time) bool {
 	ac.mu.Unlock()
 	switch {
 	case read:
-	case !s.activeAt.IsZero():
-		last = s.activeAt
+	case s.activeAt != 0:
+		last = time.Unix(0, s.activeAt)
 	default:
 		last = ac.epoch
 	}
-	return !now.Before(last.Add(s.tti))
+	return !now.Before(last.Add(s.tti()))
 }
 
 // forget drops what is known of sessions that are gone.
@@ -228,66 +283,6 @@ func (ds *dataset) expiredIn(a *agent, now time.Time) []*session {
 		}
 	}
 	return out
-}
-
-// wireSession is the session object of the API. `key` repeats `id` because
-// the official clients require `key`, and the seed's example shows `id`.
-type wireSession struct {
-	ID          string         `json:"id"`
-	Key         string         `json:"key"`
-	AgentKey    string         `json:"agent_key"`
-	Name        string         `json:"name"`
-	Description string         `json:"description,omitempty"`
-	Metadata    map[string]any `json:"metadata,omitempty"`
-	Enabled     bool           `json:"enabled"`
-	TTIMinutes  int            `json:"tti_minutes,omitempty"`
-	CreatedAt   string         `json:"created_at"`
-}
-
-func wireOf(fs *fixtures.Session) wireSession {
-	name := fs.Name
-	if name == "" {
-		name = fs.ID
-	}
-	return wireSession{
-		ID:          fs.ID,
-		Key:         fs.ID,
-		AgentKey:    fs.AgentKey,
-		Name:        name,
-		Description: fs.Description,
-		Metadata:    fs.Metadata,
-		Enabled:     fs.Enabled,
-		TTIMinutes:  fs.TTIMinutes,
-		CreatedAt:   fs.CreatedAt.UTC().Format(time.RFC3339),
-	}
-}
-
-func newSession(w wireSession, activeAt time.Time) (*session, error) {
-	b, err := json.Marshal(w)
-	if err != nil {
-		return nil, err
-	}
-	return &session{
-		id:          w.ID,
-		name:        w.Name,
-		description: w.Description,
-		enabled:     w.Enabled,
-		tti:         time.Duration(w.TTIMinutes) * time.Minute,
-		activeAt:    activeAt,
-		json:        b,
-	}, nil
-}
-
-// wire decodes a stored session back, keeping metadata numbers exactly as
-// they were written.
-func (s *session) wire() wireSession {
-	var w wireSession
-	dec := json.NewDecoder(strings.NewReader(string(s.json)))
-	dec.UseNumber()
-	if err := dec.Decode(&w); err != nil {
-		panic("mockserver: a stored session does not decode: " + err.Error())
-	}
-	return w
 }
 
 // enabledFilter selects sessions by their enabled flag.
