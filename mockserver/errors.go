@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -43,7 +44,10 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 	if c, ok := w.(interface{ setCode(string) }); ok {
 		c.setCode(e.code)
 	}
-	body, err := json.Marshal(errorBody{
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false) // messages show <key>, not \u003ckey\u003e
+	err := enc.Encode(errorBody{
 		Code:        e.code,
 		Messages:    e.messages,
 		RequestID:   "req_" + strconv.FormatUint(s.requestSeq.Add(1), 10),
@@ -53,7 +57,7 @@ func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
 	if err != nil { // strings and a map of strings always marshal
 		panic(err)
 	}
-	writeJSON(w, e.status, append(body, '\n'))
+	writeJSON(w, e.status, body.Bytes())
 }
 
 // jsonContentType is shared by every response, to spare an allocation each;

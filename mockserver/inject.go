@@ -3,6 +3,7 @@ package mockserver
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -53,11 +54,16 @@ func (s *Server) record(w *responseWriter, r *http.Request) {
 		return
 	}
 	c.recorded = true
-	s.journal.add(Request{
+	e := Request{
 		Time: c.start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Route: c.route, AgentKey: c.agentKey, Status: w.status, ErrorCode: w.code,
 		Rule: c.rule, Fault: string(c.fault), Duration: time.Since(c.start),
-	}, c.apiKey)
+	}
+	s.journal.add(e, c.apiKey)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("request", "method", e.Method, "path", e.Path, "query", e.Query, "status", e.Status,
+			"error_code", e.ErrorCode, "rule", e.Rule, "fault", e.Fault, "duration", e.Duration, "api_key", KeyFingerprint(c.apiKey))
+	}
 }
 
 // decide asks the scenario engine about r: the scenario or status that its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -360,4 +361,17 @@ func TestJournalEntry(t *testing.T) {
 
 func fixturesRateLimit(perSecond float64, burst int) fixtures.RateLimit {
 	return fixtures.RateLimit{PerSecond: perSecond, Burst: burst}
+}
+
+func TestDebugLogNamesRequestsButNotKeys(t *testing.T) {
+	var logs strings.Builder
+	s := newTestServer(t, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	do(s, "GET", "/v2/agents/agt_a/sessions?limit=2", "X-Api-Key", "secret_key_3")
+	got := logs.String()
+	if !strings.Contains(got, "msg=request") || !strings.Contains(got, `query="limit=2"`) || !strings.Contains(got, KeyFingerprint("secret_key_3")) {
+		t.Errorf("no request line: %s", got)
+	}
+	if strings.Contains(got, "secret_key_3") {
+		t.Errorf("the log shows the key: %s", got)
+	}
 }

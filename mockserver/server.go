@@ -357,7 +357,7 @@ func (s *Server) authenticate(key string, ds *dataset) *apiError {
 	}
 	if key == "" {
 		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
-			messages: []string{"missing API key: send it in the x-api-key header or as Authorization: Bearer <key>"}}
+			messages: []string{"no API key: send it in the x-api-key header or as Authorization: Bearer <key>"}}
 	}
 	if (s.apiKeys != nil || ds.apiKeys != nil) && !s.apiKeys[key] && !ds.apiKeys[key] {
 		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,

@@ -66,6 +66,11 @@ type generation struct {
 	n        int
 }
 
+// errReported is an error that has already been printed.
+type errReported struct{ error }
+
+func (e errReported) Unwrap() error { return e.error }
+
 // listFlag is a repeatable flag.
 type listFlag struct {
 	values *[]string
@@ -106,7 +111,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls")
 	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests the journal keeps; 0 turns it off")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, errReported{err} // the flag set has printed it, with the usage
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -133,6 +138,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	})
 	if envErr != nil {
 		return nil, envErr
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return nil, fmt.Errorf("-addr wants host:port, such as 127.0.0.1:8080: %v", err)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format must be text or json, not %q", o.logFormat)
@@ -231,11 +239,19 @@ func fitGCToData(getenv func(string) string) {
 	debug.SetGCPercent(percent)
 }
 
+// version is the module version, or for a build from a checkout, the commit.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
 	}
-	return "(devel)"
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + bi.GoVersion
 }
 
 // run is the whole program, with its inputs passed in so tests can drive it.
@@ -247,7 +263,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		if !errors.As(err, new(errReported)) {
+			fmt.Fprintf(stderr, "agentmock: %v\n", err)
+		}
 		return exitUsage
 	}
 	if o.version {

@@ -144,6 +144,7 @@ func TestBadInputExitsWithStatus2(t *testing.T) {
 		{"an unknown scenario", []string{"-scenario", "nope"}, nil, "nope"},
 		{"a bad scenarios file", []string{"-scenarios", bad}, nil, "bad.yaml"},
 		{"a negative journal size", []string{"-journal-size", "-1"}, nil, "journal-size"},
+		{"an address without a port", []string{"-addr", "nonsense"}, nil, "-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,5 +238,16 @@ func TestScenarioRateLimitAndAdminTokenFlags(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit") != "5" {
 		t.Errorf("status %d X-RateLimit-Limit %q, want 200 and 5", resp.StatusCode, resp.Header.Get("X-RateLimit-Limit"))
+	}
+}
+
+func TestTheExampleFilesLoad(t *testing.T) {
+	r := start(t, noEnv, "-fixtures", "../../testdata/sessions.yaml", "-scenarios", "../../testdata/scenarios.yaml",
+		"-scenario", "creates_fail")
+	if got := r.get(t, "/v2/agents/agt_internal_tools/sessions", "key_b"); got != 403 {
+		t.Errorf("key_b on agt_internal_tools: %d, want 403", got)
+	}
+	if got := r.get(t, "/v2/agents/agt_customer_support/sessions", "key_a"); got != 200 {
+		t.Errorf("key_a on agt_customer_support: %d, want 200", got)
 	}
 }
