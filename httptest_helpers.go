@@ -191,7 +191,10 @@ func NewServer(opts ...Option) (*TestServer, error) {
 }
 
 func (s *settings) serverOptions(data *fixtures.Data) ([]mockserver.Option, error) {
-	opts := []mockserver.Option{mockserver.WithData(data), mockserver.WithSeed(s.seed), mockserver.WithAPIKeys(s.apiKeys...)}
+	opts := []mockserver.Option{mockserver.WithSeed(s.seed), mockserver.WithAPIKeys(s.apiKeys...)}
+	if data != nil {
+		opts = append(opts, mockserver.WithData(data))
+	}
 	for _, load := range s.loadScenarios {
 		sc, err := load()
 		if err != nil {
@@ -209,9 +212,14 @@ func (s *settings) serverOptions(data *fixtures.Data) ([]mockserver.Option, erro
 	return append(opts, s.server...), nil
 }
 
+// data loads the data the options ask for, or returns nil for the built-in
+// data, which mockserver shares between servers.
 func (s *settings) data() (*fixtures.Data, error) {
 	load := s.load
 	if load == nil {
+		if len(s.generate) == 0 && s.seed == fixtures.DefaultSeed {
+			return nil, nil
+		}
 		load = fixtures.BuiltIn
 	}
 	d, err := load(s.seed)

@@ -149,19 +149,36 @@ func New(opts ...Option) (*Server, error) {
 	if err := s.activateStartScenario(); err != nil {
 		return nil, err
 	}
-	d := s.cfg.data
-	s.cfg.data = nil // the dataset holds what it needs; the rest can go
-	if d == nil {
-		if d, err = fixtures.BuiltIn(fixtures.DefaultSeed); err != nil {
+	if d := s.cfg.data; d != nil {
+		s.cfg.data = nil // the dataset holds what it needs; the rest can go
+		if err := s.Reload(d); err != nil {
+			return nil, err
+		}
+	} else {
+		shared, err := builtin()
+		if err != nil {
 			return nil, fmt.Errorf("mockserver: built-in data: %w", err)
 		}
-	}
-	if err := s.Reload(d); err != nil {
-		return nil, err
+		ds := *shared
+		ds.limiter = newLimiter(s.rateLimit(fixtures.RateLimit{}))
+		ds.activity = newActivity(s.clock.now())
+		s.initial = &ds
+		s.data.Store(&ds)
 	}
 	s.routes()
 	return s, nil
 }
+
+// builtin is the built-in data, encoded once per process and shared by the
+// servers that serve it. That is safe because agents and their sessions are
+// never modified: a write makes changed copies.
+var builtin = sync.OnceValues(func() (*dataset, error) {
+	d, err := fixtures.BuiltIn(fixtures.DefaultSeed)
+	if err != nil {
+		return nil, err
+	}
+	return newDataset(d, fixtures.RateLimit{}, time.Time{})
+})
 
 // Reload makes d both the data served and the data Reset goes back to, as a
 // SIGHUP does. It is all-or-nothing: on error the old data keeps serving.
@@ -190,12 +207,16 @@ func (s *Server) Replace(d *fixtures.Data) error {
 	return nil
 }
 
-func (s *Server) build(d *fixtures.Data) (*dataset, error) {
-	rl := d.RateLimit
+// rateLimit is the one in force: WithRateLimit's, else the data's.
+func (s *Server) rateLimit(fromData fixtures.RateLimit) fixtures.RateLimit {
 	if s.cfg.rateLimit != nil {
-		rl = *s.cfg.rateLimit
+		return *s.cfg.rateLimit
 	}
-	ds, err := newDataset(d, rl, s.clock.now())
+	return fromData
+}
+
+func (s *Server) build(d *fixtures.Data) (*dataset, error) {
+	ds, err := newDataset(d, s.rateLimit(d.RateLimit), s.clock.now())
 	if err != nil {
 		return nil, fmt.Errorf("mockserver: %w", err)
 	}
