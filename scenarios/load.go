@@ -8,7 +8,10 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -46,12 +49,12 @@ func Load(name string, src []byte) ([]Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, l.yamlError(err)
+		return nil, l.syntaxError(src, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, l.yamlError(err)
+			return nil, l.syntaxError(src, err)
 		}
 		return nil, l.errorf(extra.Line, "", "only one YAML document is allowed")
 	}
@@ -96,13 +99,189 @@ type loader struct {
 
 const maxFields = 100_000
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func (l *loader) yamlError(err error) error {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("%s:%s: %s", l.file, m[1], m[2])
+// syntaxError reports err, a syntax error that yaml.v3 found in src, at the
+// line to fix and the nearest field.
+//
+// yaml.v3 keeps the problem mark to itself: its "line N" is the line of the
+// context mark (where the collection or scalar being parsed starts) when
+// that is not on line 1, else of the problem mark; it is counted from 0 for
+// parser errors ("did not find expected ..."), from 1 for scanner errors,
+// and left out for line 1. So the line is found by asking yaml.v3 again: it
+// is the first line L such that lines 1..L alone already fail with the same
+// error (for an unclosed [ or {, the last line it was left open on). The
+// field is that of the first line that does not parse, placed by its
+// indentation among the block collections still open above it.
+//
+// Each try parses up to the problem again, so a file over maxSyntaxSearch
+// bytes gets yaml.v3's N instead, which the problem is never above.
+func (l *loader) syntaxError(src []byte, err error) error {
+	m := yamlPrefix.FindStringSubmatch(err.Error())
+	problem := strings.TrimPrefix(err.Error(), m[0])
+	if len(src) > maxSyntaxSearch {
+		line, _ := strconv.Atoi(m[1])
+		return l.errorf(max(line, 1), "(syntax)", "%s (at or after this line)", problem)
 	}
-	return fmt.Errorf("%s: %s", l.file, strings.TrimPrefix(err.Error(), "yaml: "))
+	var ends []int // the offset after each line
+	for i, c := range src {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(src) > 0 && src[len(src)-1] != '\n' {
+		ends = append(ends, len(src))
+	}
+	n := sort.Search(len(ends), func(i int) bool {
+		_, e := decodeAll(src[:ends[i]])
+		return e != nil && e.Error() == err.Error()
+	})
+	if n == len(ends) { // cannot happen: src itself fails so
+		return fmt.Errorf("%s: (syntax): %s", l.file, problem)
+	}
+	// The field is that of line i, the first after lines that parse: line n
+	// itself, or the line that opened what line n leaves open.
+	field := "(syntax)"
+	for i := n; i >= 0 && i >= n-maxSyntaxBackoff; i-- {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		root, e := decodeAll(src[:start])
+		if e != nil {
+			continue
+		}
+		if p := fieldAt(root, string(src[start:ends[i]])); p != "" {
+			field = p
+		}
+		break
+	}
+	return l.errorf(n+1, field, "%s", problem)
+}
+
+// maxSyntaxSearch is the largest file whose syntax errors are placed
+// exactly: the search parses up to the problem about log2(lines) times. A
+// variable for the tests.
+var maxSyntaxSearch = 4 << 20
+
+// maxSyntaxBackoff bounds how far up syntaxError looks for lines that parse,
+// to name the field.
+const maxSyntaxBackoff = 32
+
+var (
+	yamlPrefix = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?`)
+	// lineKey matches a mapping key at the start of a line's content.
+	lineKey = regexp.MustCompile(`^("[^"]*"|'[^']*'|[^\s#"'\[\]{},:?&*!|>%@\x60][^#]*?)[ \t]*:(?:[ \t]|$)`)
+)
+
+// decodeAll decodes every document of src and returns the last one, or the
+// first error.
+func decodeAll(src []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var last *yaml.Node
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); errors.Is(err, io.EOF) {
+			return last, nil
+		} else if err != nil {
+			return nil, err
+		}
+		last = &n
+	}
+}
+
+// openBlock is a block collection left open at the end of a document: a
+// line below it continues it if it starts near col (0-based; the column of
+// a mapping's keys or a list's dashes). An empty value (kind 0) is open to
+// any line indented beyond col.
+type openBlock struct {
+	col  int
+	kind yaml.Kind // MappingNode, SequenceNode or 0
+	path string    // of the collection, or of the empty value
+	last string    // a mapping's last key, a list's last index as "[i]"
+	next int       // a list's length
+}
+
+// fieldAt guesses the path of the field that line, placed right after the
+// document root, belongs to. It returns "" when it cannot tell.
+func fieldAt(root *yaml.Node, line string) string {
+	open := openBlocks(root)
+	line = strings.TrimRight(line, "\r\n")
+	rest := strings.TrimLeft(line, " \t")
+	col := utf8.RuneCountInString(line[:len(line)-len(rest)])
+	dashes := 0
+	for rest == "-" || strings.HasPrefix(rest, "- ") || strings.HasPrefix(rest, "-\t") {
+		dashes++
+		rest = strings.TrimLeft(rest[1:], " \t")
+	}
+	var key string
+	if m := lineKey.FindStringSubmatch(rest); m != nil {
+		key = strings.TrimSpace(m[1])
+		if key[0] == '"' || key[0] == '\'' {
+			key = key[1 : len(key)-1]
+		}
+	}
+
+	best, bestDist := -1, 0
+	for i, b := range open {
+		if b.kind != 0 && (dashes > 0 && b.kind != yaml.SequenceNode || dashes == 0 && key != "" && b.kind != yaml.MappingNode) {
+			continue
+		}
+		dist := max(col-b.col, b.col-col)
+		if b.kind == 0 {
+			dist = max(0, b.col+1-col)
+		}
+		if best < 0 || dist <= bestDist { // the deeper one on a tie
+			best, bestDist = i, dist
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	b := open[best]
+	p := b.path
+	switch {
+	case b.kind == yaml.SequenceNode && dashes > 0:
+		p, dashes = fmt.Sprintf("%s[%d]", p, b.next), dashes-1
+	case b.kind != 0 && key == "" && dashes == 0 && col > b.col:
+		p = joinPath(p, b.last) // the continuation of the last value
+	}
+	p += strings.Repeat("[0]", dashes)
+	return joinPath(p, key)
+}
+
+// openBlocks lists the block collections open at the end of the document
+// root, outermost first.
+func openBlocks(root *yaml.Node) []openBlock {
+	var open []openBlock
+	n, p := root, ""
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	if n == nil || n.Kind == yaml.DocumentNode || isEmpty(n) {
+		return []openBlock{{col: -1}} // an empty document takes anything
+	}
+	for n.Style&yaml.FlowStyle == 0 && len(n.Content) > 0 {
+		var b openBlock
+		switch n.Kind {
+		case yaml.MappingNode:
+			k := n.Content[len(n.Content)-2]
+			b = openBlock{col: k.Column - 1, kind: n.Kind, path: p, last: k.Value}
+		case yaml.SequenceNode:
+			b = openBlock{col: n.Column - 1, kind: n.Kind, path: p, last: fmt.Sprintf("[%d]", len(n.Content)-1), next: len(n.Content)}
+		default:
+			return open
+		}
+		open = append(open, b)
+		n, p = n.Content[len(n.Content)-1], joinPath(p, b.last)
+		if isEmpty(n) {
+			return append(open, openBlock{col: b.col, path: p})
+		}
+	}
+	return open
+}
+
+// isEmpty reports whether n is a value left out, as in "key:".
+func isEmpty(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
 }
 
 func (l *loader) errorf(line int, path, format string, args ...any) error {

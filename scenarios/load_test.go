@@ -168,9 +168,9 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 			want: "scenarios.yaml:1: scenario: unknown field (expected one of scenarios)",
 		},
 		{
-			name: "a YAML syntax error keeps yaml's line",
+			name: "a YAML syntax error names its line and field",
 			src:  "scenarios:\n  x:\n    rules: [\n",
-			want: "scenarios.yaml:3: did not find expected node content",
+			want: "scenarios.yaml:3: scenarios.x.rules: did not find expected node content",
 		},
 		{
 			name: "a rule without respond, delay or fault is refused at the rule's line",
@@ -286,6 +286,80 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 				t.Errorf("Load error\n got: %s\nwant: %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// yaml.v3 says "line N" for the start of the collection it was parsing, 0-based
+// for parser errors, and not for the line where the problem is.
+func TestLoadReportsSyntaxErrorsAtTheirLine(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{
+			name: "an unclosed [ is reported on its line, at its field",
+			src:  "scenarios:\n  x:\n    description: two faults\n    seed: 7\n    rules: [{fault: empty_response}, {fault: connection_reset}\n  y: {}\n",
+			want: "scenarios.yaml:5: scenarios.x.rules: did not find expected ',' or ']'",
+		},
+		{
+			name: "a tab in indentation is reported on its line, not the line before",
+			src:  "scenarios:\n  x:\n    rules:\n      - fault: empty_response\n\t      times: 2\n",
+			want: "scenarios.yaml:5: scenarios.x.rules[0].times: found a tab character that violates indentation",
+		},
+		{
+			name: "an unclosed { is reported on its line, at its field",
+			src:  "scenarios:\n  x:\n    rules:\n      - fault: empty_response\n        match: {agent_key: agt_a, method: get\n  y: {}\n",
+			want: "scenarios.yaml:5: scenarios.x.rules[0].match: did not find expected ',' or '}'",
+		},
+		{
+			name: "a badly indented key is reported on its line, not where its mapping starts",
+			src:  "scenarios:\n  x: {description: a}\n   y: {}\n",
+			want: "scenarios.yaml:3: scenarios.y: did not find expected key",
+		},
+		{
+			name: "a badly indented list item is reported on its line, not where its list starts",
+			src:  "scenarios:\n  x:\n    rules:\n      - fault: empty_response\n     - fault: slow_body\n",
+			want: "scenarios.yaml:5: scenarios.x.rules[1].fault: did not find expected key",
+		},
+		{
+			name: "a list left open over several lines is reported where it is left open",
+			src:  "scenarios:\n  x:\n    rules: [\n      {fault: empty_response},\n      {fault: slow_body}\n  y: {}\n",
+			want: "scenarios.yaml:5: scenarios.x.rules: did not find expected ',' or ']'",
+		},
+		{
+			name: "an error on line 1, where yaml.v3 gives no line, gets one",
+			src:  "\tscenarios: {}\n",
+			want: "scenarios.yaml:1: scenarios: found character that cannot start any token",
+		},
+		{
+			name: "an error outside any field says so",
+			src:  "scenarios: {}\n]\n",
+			want: "scenarios.yaml:2: (syntax): did not find expected key",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load("scenarios.yaml", []byte(tt.src))
+			if err == nil || got != nil {
+				t.Fatalf("Load = %d scenarios, %v; want none and error %q", len(got), err, tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("Load error\n got: %v\nwant: %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadReportsSyntaxErrorsOfLargeFilesAtYAMLsLine(t *testing.T) {
+	old := maxSyntaxSearch
+	t.Cleanup(func() { maxSyntaxSearch = old })
+	maxSyntaxSearch = 10
+
+	_, err := Load("indent.yaml", []byte("scenarios:\n  x: {description: a}\n   y: {}\n"))
+	want := "indent.yaml:1: (syntax): did not find expected key (at or after this line)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load error\n got: %v\nwant: %s", err, want)
 	}
 }
 
