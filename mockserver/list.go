@@ -33,7 +33,8 @@ var listParams = [...]string{"limit", "page_key", "enabled", "filter"}
 
 // parseListQuery validates a list request. It returns the query, or the
 // reason for each bad parameter keyed by its name. It reads the raw query
-// itself, as url.ParseQuery would, to spare a map per request.
+// itself, to spare a map per request; unlike url.ParseQuery, it ignores what
+// it cannot read in parameters it does not know.
 func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 	q := listQuery{limit: defaultLimit}
 	var bad map[string]string
@@ -47,21 +48,14 @@ func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 	for rest := rawQuery; rest != ""; {
 		var pair string
 		pair, rest, _ = strings.Cut(rest, "&")
-		if strings.Contains(pair, ";") {
-			fail("query", "the query string is malformed: it has a semicolon")
-			continue
-		}
 		k, v, _ := strings.Cut(pair, "=")
 		k, err := queryUnescape(k)
-		if err == nil {
-			v, err = queryUnescape(v)
-		}
-		if err != nil {
-			fail("query", "the query string is malformed: "+err.Error())
-			continue
-		}
 		i := slices.Index(listParams[:], k)
-		if i < 0 {
+		if err != nil || i < 0 {
+			continue // unknown parameters are ignored, however they are written
+		}
+		if v, err = queryUnescape(v); err != nil {
+			fail(k, k+" is not a valid query-string escape: "+err.Error())
 			continue
 		}
 		if seen[i] {

@@ -126,7 +126,7 @@ func TestListErrors(t *testing.T) {
 		{"a bad regular expression is a 400", "GET", "/v2/agents/agt_a/sessions?filter=%28", nil, 400, codeInvalidRequest, []string{"filter"}},
 		{"a 257-character filter is a 400", "GET", "/v2/agents/agt_a/sessions?filter=" + strings.Repeat("a", 257), nil, 400, codeInvalidRequest, []string{"filter"}},
 		{"every bad parameter is named at once", "GET", "/v2/agents/agt_a/sessions?limit=0&enabled=maybe", nil, 400, codeInvalidRequest, []string{"enabled", "limit"}},
-		{"a malformed query string is a 400", "GET", "/v2/agents/agt_a/sessions?limit=%zz", nil, 400, codeInvalidRequest, []string{"query"}},
+		{"a malformed escape in a known parameter is a 400", "GET", "/v2/agents/agt_a/sessions?limit=%zz", nil, 400, codeInvalidRequest, []string{"limit"}},
 		{"no key is a 401", "GET", "/v2/agents/agt_a/sessions", []string{"X-Api-Key", ""}, 401, codeUnauthorized, nil},
 		{"an empty bearer token is a 401", "GET", "/v2/agents/agt_a/sessions", []string{"X-Api-Key", "", "Authorization", "Bearer "}, 401, codeUnauthorized, nil},
 		{"a key the agent does not allow is a 403", "GET", "/v2/agents/agt_locked/sessions", []string{"X-Api-Key", "key_b"}, 403, codeForbidden, nil},
@@ -236,6 +236,8 @@ func TestListPages(t *testing.T) {
 		{"page_key of a missing id continues after it", "page_key=" + encodePageKey("ase_a_0045"), ids(5, 6, 7, 8, 9, 10), 10, false},
 		{"an empty page_key is the first page", "limit=1&page_key=", ids(1), 10, true},
 		{"unknown parameters are ignored", "limit=1&colour=blue", ids(1), 10, true},
+		{"unknown parameters are ignored even when malformed", "limit=1&bogus=%zz&%zz=1&a;b", ids(1), 10, true},
+		{"an escaped parameter name counts", "%6Cimit=1", ids(1), 10, true},
 	}
 	s := newTestServer(t)
 	for _, tt := range tests {
