@@ -247,14 +247,12 @@ func (ac *activity) touch(s *session, now time.Time) {
 // expired reports whether s has been idle for its tti at now. Its last
 // activity is its last read if any, else its create or patch, else, for
 // loaded data, the load. The latest event wins even when a test has set the
-// clock back in between.
+// clock back in between. The caller holds ac.mu.
 func (ac *activity) expired(s *session, now time.Time) bool {
 	if s.ttiMinutes == 0 {
 		return false
 	}
-	ac.mu.Lock()
 	last, read := ac.read[s]
-	ac.mu.Unlock()
 	switch {
 	case read:
 	case s.activeAt != 0:
@@ -277,6 +275,8 @@ func (ac *activity) forget(gone ...*session) {
 // expiredIn returns the sessions of a that have expired at now.
 func (ds *dataset) expiredIn(a *agent, now time.Time) []*session {
 	var out []*session
+	ds.activity.mu.Lock()
+	defer ds.activity.mu.Unlock()
 	for _, s := range a.expiring {
 		if ds.activity.expired(s, now) {
 			out = append(out, s)
