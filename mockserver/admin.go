@@ -199,7 +199,7 @@ func (s *Server) adminFixtures(w http.ResponseWriter, r *http.Request, _ httprou
 	}
 	if err != nil {
 		s.writeError(w, &apiError{status: http.StatusBadRequest, code: codeInvalidRequest,
-			messages: strings.Split(err.Error(), "\n")})
+			messages: strings.Split(err.Error(), "\n"), fieldErrors: map[string]string{"body": err.Error()}})
 		return
 	}
 	loaded := fixturesLoaded{Agents: len(d.Agents)}
@@ -260,8 +260,9 @@ func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request, _ httprou
 		s.clock.set(*change.Set)
 	} else {
 		d, err := time.ParseDuration(*change.Advance)
-		if err != nil || d < 0 {
-			s.writeError(w, invalidRequest(map[string]string{"advance": `advance must be a duration of 0 or more, such as "90m"`}))
+		// Past year 9999, times no longer encode as RFC 3339.
+		if err != nil || d < 0 || s.clock.now().Add(d).Year() > 9999 {
+			s.writeError(w, invalidRequest(map[string]string{"advance": `advance must be a duration of 0 or more, such as "90m", that keeps the clock before year 10000`}))
 			return
 		}
 		s.clock.advance(d)

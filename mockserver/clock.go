@@ -30,7 +30,14 @@ func (c *clock) set(t time.Time) {
 }
 
 func (c *clock) advance(d time.Duration) {
-	c.set(c.now().Add(d))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := time.Now().UTC()
+	if c.fixed != nil {
+		t = *c.fixed
+	}
+	t = t.Add(d)
+	c.fixed = &t
 }
 
 func (c *clock) real() {

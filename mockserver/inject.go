@@ -29,31 +29,37 @@ func (s *Server) api(route string, h httprouter.Handle) httprouter.Handle {
 			rw = &responseWriter{ResponseWriter: w}
 		}
 		c := &rw.call
-		*c = call{start: time.Now(), route: route, agentKey: ps.ByName("agent_key"), apiKey: apiKey(r)}
-		defer s.record(rw, r)
+		*c = call{srv: s, req: r, start: time.Now(), route: route, agentKey: ps.ByName("agent_key"), apiKey: apiKey(r)}
+		defer func() {
+			v := recover()
+			if v != nil && v != http.ErrAbortHandler {
+				s.internalError(rw, r, v) // before the entry, so that it shows the 500
+			}
+			rw.record()
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+		}()
 		d, e := s.decide(r, route, c.agentKey, c.apiKey)
 		if e != nil {
 			s.writeError(rw, e)
 			return
 		}
 		c.rule, c.fault = d.Rule, d.Fault
-		s.carryOut(rw, r, d, func(w http.ResponseWriter) {
-			if s.admit(w, c.apiKey) {
-				h(w, r, ps)
-			}
-		})
+		s.carryOut(rw, r, d, func(w http.ResponseWriter) { h(w, r, ps) })
 	}
 }
 
-// record adds the journal entry of an API request, once. A fault calls it
-// before it closes the connection, so that a client that sees the close
-// finds the entry.
-func (s *Server) record(w *responseWriter, r *http.Request) {
+// record adds the journal entry of an API request, once. It runs when the
+// status is written, before any byte of the body, or before a fault closes
+// the connection: a client that has its response finds the entry.
+func (w *responseWriter) record() {
 	c := &w.call
-	if c.recorded {
+	if c.srv == nil || c.recorded {
 		return
 	}
 	c.recorded = true
+	s, r := c.srv, c.req
 	e := Request{
 		Time: c.start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Route: c.route, AgentKey: c.agentKey, Status: w.status, ErrorCode: w.code,
@@ -117,15 +123,15 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 	}
 	switch {
 	case d.Fault == scenarios.FaultConnectionReset:
-		s.record(w, r)
+		w.record()
 		closeConnection(w, true)
 	case d.Fault == scenarios.FaultEmptyResponse:
-		s.record(w, r)
+		w.record()
 		closeConnection(w, false)
 	case d.Fault == scenarios.FaultTruncatedBody:
 		rec := capture(normal)
 		rec.writeHeader(w)
-		s.record(w, r)
+		w.record()
 		w.Write(rec.body.Bytes()[:rec.body.Len()/2])
 		http.NewResponseController(w).Flush()
 		closeConnection(w, false)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
+
 	"github.com/agentmock/agentmock/fixtures"
 	"github.com/agentmock/agentmock/scenarios"
 )
@@ -373,5 +375,55 @@ func TestDebugLogNamesRequestsButNotKeys(t *testing.T) {
 	}
 	if strings.Contains(got, "secret_key_3") {
 		t.Errorf("the log shows the key: %s", got)
+	}
+}
+
+func TestRateLimitComesAfterAuthentication(t *testing.T) {
+	s := newTestServer(t, WithAPIKeys("key_a"), WithRateLimit(fixturesRateLimit(1, 1)))
+	for range 3 {
+		if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "stranger"); w.Code != 401 {
+			t.Fatalf("a key that is not accepted: %d, want 401 every time", w.Code)
+		}
+	}
+	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+		t.Errorf("key_a: %d, want 200", w.Code)
+	}
+}
+
+func TestRateLimitForgetsFullBuckets(t *testing.T) {
+	l := newLimiter(fixturesRateLimit(10, 1))
+	now := time.Unix(0, 0)
+	for i := range 10 * minSweep {
+		l.take(fmt.Sprint("key", i), now.Add(time.Duration(i)*time.Second))
+	}
+	if n := len(l.buckets); n > 2*minSweep {
+		t.Errorf("%d buckets for keys used once, long ago; want at most %d", n, 2*minSweep)
+	}
+}
+
+// TestJournalHasTheEntryWhenTheClientHasTheResponse reads the journal right
+// after each response, with bodies larger than the server's write buffers.
+func TestJournalHasTheEntryWhenTheClientHasTheResponse(t *testing.T) {
+	s := generated(t, 500)
+	url := serve(t, s)
+	for i := range 200 {
+		resp, _ := get(t, url+"/v2/agents/agt_big/sessions?limit=100", "k")
+		if resp.StatusCode != 200 {
+			t.Fatal(resp.Status)
+		}
+		if n := len(s.Requests()); n != i+1 {
+			t.Fatalf("after response %d the journal has %d entries", i+1, n)
+		}
+	}
+}
+
+func TestPanicIsJournaledAsA500(t *testing.T) {
+	s := newTestServer(t)
+	s.router.GET("/v2/agents/:agent_key/panic", s.api("list", func(http.ResponseWriter, *http.Request, httprouter.Params) { panic("boom") }))
+	if w := do(s, "GET", "/v2/agents/agt_a/panic"); w.Code != 500 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if got := s.Requests(); len(got) != 1 || got[0].Status != 500 || got[0].ErrorCode != codeInternal {
+		t.Errorf("journal %+v, want one 500 internal_error", got)
 	}
 }

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -124,13 +125,15 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, ps httprou
 	s.buffers.Put(buf)
 }
 
-// authenticated writes the 401 when the request's key is not accepted.
+// authenticated writes the 401 when the request's key is not accepted, and
+// else applies the key's rate limit, with its 429.
 func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) bool {
-	if e := s.authenticate(apiKey(r), s.data.Load()); e != nil {
+	key := apiKey(r)
+	if e := s.authenticate(key, s.data.Load()); e != nil {
 		s.writeError(w, e)
 		return false
 	}
-	return true
+	return s.admit(w, key)
 }
 
 // reach makes the checks that every route makes after authentication, in
@@ -164,11 +167,16 @@ func (s *Server) reach(w http.ResponseWriter, r *http.Request, agentKey string, 
 	return ds, a
 }
 
-// invalidRequest builds a 400 with one message per bad field, in a stable order.
+// invalidRequest builds a 400 with one message per bad field, in a stable
+// order, each naming its field.
 func invalidRequest(bad map[string]string) *apiError {
 	e := &apiError{status: http.StatusBadRequest, code: codeInvalidRequest, fieldErrors: bad}
-	for _, name := range sortedKeys(bad) {
-		e.messages = append(e.messages, bad[name])
+	for _, name := range slices.Sorted(maps.Keys(bad)) {
+		msg := bad[name]
+		if !strings.HasPrefix(msg, name) {
+			msg = name + ": " + msg
+		}
+		e.messages = append(e.messages, msg)
 	}
 	return e
 }

@@ -60,7 +60,7 @@ func decodePageKey(token string) (string, error) {
 	}
 	j := raw[:m]
 	var id string
-	if bytes.HasPrefix(j, []byte(pageKeyPrefix)) && bytes.HasSuffix(j, []byte(pageKeySuffix)) {
+	if len(j) >= len(pageKeyPrefix)+len(pageKeySuffix) && bytes.HasPrefix(j, []byte(pageKeyPrefix)) && bytes.HasSuffix(j, []byte(pageKeySuffix)) {
 		id = string(j[len(pageKeyPrefix) : len(j)-len(pageKeySuffix)])
 	} else if id, err = decodePageKeyJSON(j); err != nil {
 		return "", err
@@ -79,7 +79,8 @@ func decodePageKeyJSON(j []byte) (string, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&key); err != nil || key.SessionID == nil || dec.More() {
+	// Only white space may follow the object; dec.More misses a stray } or ].
+	if err := dec.Decode(&key); err != nil || key.SessionID == nil || dec.InputOffset() != int64(len(bytes.TrimRight(j, " \t\r\n"))) {
 		return "", errBadPageKey
 	}
 	return *key.SessionID, nil

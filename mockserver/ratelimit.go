@@ -17,7 +17,11 @@ type limiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	sweepAt int // the number of buckets at which full ones are dropped
 }
+
+// minSweep is the fewest buckets worth a sweep.
+const minSweep = 1024
 
 type bucket struct {
 	tokens float64
@@ -28,7 +32,7 @@ func newLimiter(rl fixtures.RateLimit) *limiter {
 	if rl.PerSecond <= 0 {
 		return nil
 	}
-	return &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), buckets: map[string]*bucket{}}
+	return &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), buckets: map[string]*bucket{}, sweepAt: minSweep}
 }
 
 // quota is the outcome of one take.
@@ -45,6 +49,9 @@ func (l *limiter) take(key string, now time.Time) quota {
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
+		if len(l.buckets) >= l.sweepAt {
+			l.sweep(now)
+		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
 	}
@@ -61,6 +68,18 @@ func (l *limiter) take(key string, now time.Time) quota {
 	q.remaining = int(b.tokens)
 	q.reset = seconds((l.burst - b.tokens) / l.rate)
 	return q
+}
+
+// sweep drops the buckets that have refilled: a full bucket is the same as
+// none, so keys that come and go cost no memory for long. Sweeping again
+// only when the map has doubled keeps the cost per request constant.
+func (l *limiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.at).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	l.sweepAt = max(minSweep, 2*len(l.buckets))
 }
 
 func (l *limiter) reset() {

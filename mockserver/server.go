@@ -308,14 +308,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
-			if rw.status == 0 {
-				s.writeError(rw, &apiError{status: http.StatusInternalServerError, code: codeInternal,
-					messages: []string{"internal error"}})
-			}
+			s.internalError(rw, r, v)
 		}
 	}()
 	s.router.ServeHTTP(rw, r)
+}
+
+// internalError logs a recovered panic and answers 500 internal_error,
+// unless the status is already out.
+func (s *Server) internalError(w *responseWriter, r *http.Request, v any) {
+	s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+	if w.status == 0 {
+		s.writeError(w, &apiError{status: http.StatusInternalServerError, code: codeInternal,
+			messages: []string{"internal error"}})
+	}
 }
 
 // responseWriter remembers the status, so that a panic after the header is
@@ -329,7 +335,10 @@ type responseWriter struct {
 }
 
 // call is what the journal records of an API request beyond its response.
+// srv is nil for requests the journal does not record.
 type call struct {
+	srv      *Server
+	req      *http.Request
 	start    time.Time
 	route    string
 	agentKey string
@@ -344,6 +353,7 @@ func (w *responseWriter) setCode(code string) { w.code = code }
 func (w *responseWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
+		w.record()
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -351,6 +361,7 @@ func (w *responseWriter) WriteHeader(status int) {
 func (w *responseWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.record()
 	}
 	return w.ResponseWriter.Write(b)
 }

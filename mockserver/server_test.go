@@ -3,8 +3,10 @@ package mockserver
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +149,7 @@ func TestListErrors(t *testing.T) {
 				t.Errorf("code %q, want %q", e.Code, tt.wantCode)
 			}
 			var fields []string
-			for _, k := range sortedKeys(e.FieldErrors) {
+			for _, k := range slices.Sorted(maps.Keys(e.FieldErrors)) {
 				fields = append(fields, k)
 			}
 			if diff := cmp.Diff(tt.wantFields, fields); diff != "" {

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/agentmock/agentmock/fixtures"
 )
 
 const (
@@ -21,7 +23,6 @@ const (
 	codeUnsupportedMedia    = "unsupported_media_type"
 	maxSessionBody          = 1 << 20
 	maxNameLen              = 1000
-	maxTTIMinutes           = 100 * 365 * 24 * 60 // keeps the tti well inside a time.Duration
 	msgSessionKey           = "session key must match ^[0-9a-zA-Z_-]+$ and have at most 50 characters"
 	derivedKeyPrefix        = "ase_"
 	derivedKeyFallbackStart = "session"
@@ -35,14 +36,14 @@ func (s *Server) live(agentKey string) *dataset {
 	if a == nil || len(a.expiring) == 0 || len(ds.expiredIn(a, s.clock.now())) == 0 {
 		return ds
 	}
-	ds, _ = s.write(agentKey, func(a *agent, _ time.Time) (*agent, error) { return a, nil })
+	ds, _ = s.write(agentKey, func(_ *dataset, a *agent, _ time.Time) (*agent, error) { return a, nil })
 	return ds
 }
 
 // write changes one agent: change gets the agent, with its expired sessions
 // already gone, and returns the changed copy. Writes are serialised, and each
 // swaps in a new dataset, so readers never see half of one.
-func (s *Server) write(agentKey string, change func(a *agent, now time.Time) (*agent, error)) (*dataset, error) {
+func (s *Server) write(agentKey string, change func(ds *dataset, a *agent, now time.Time) (*agent, error)) (*dataset, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ds := s.data.Load()
@@ -59,7 +60,7 @@ func (s *Server) write(agentKey string, change func(a *agent, now time.Time) (*a
 		a = a.without(ids...)
 		ds.activity.forget(gone...)
 	}
-	changed, err := change(a, now)
+	changed, err := change(ds, a, now)
 	if err != nil {
 		return ds, err
 	}
@@ -109,10 +110,12 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, ps httpro
 	if a == nil {
 		return
 	}
-	_, err := s.write(a.key, func(a *agent, _ time.Time) (*agent, error) {
-		if a.find(key) == nil {
+	_, err := s.write(a.key, func(ds *dataset, a *agent, _ time.Time) (*agent, error) {
+		old := a.find(key)
+		if old == nil {
 			return nil, errNoSession
 		}
+		ds.activity.forget(old)
 		return a.without(key), nil
 	})
 	if err != nil {
@@ -174,7 +177,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, ps httpro
 		return
 	}
 	var created *session
-	_, err := s.write(a.key, func(a *agent, now time.Time) (*agent, error) {
+	_, err := s.write(a.key, func(_ *dataset, a *agent, now time.Time) (*agent, error) {
 		if in.ID == "" {
 			in.ID = deriveKey(a, in.Name)
 		} else if a.find(in.ID) != nil {
@@ -207,7 +210,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, ps httpro
 		return
 	}
 	var updated *session
-	_, err := s.write(a.key, func(a *agent, now time.Time) (*agent, error) {
+	_, err := s.write(a.key, func(ds *dataset, a *agent, now time.Time) (*agent, error) {
 		old := a.find(key)
 		if old == nil {
 			return nil, errNoSession
@@ -220,6 +223,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, ps httpro
 		if updated, err = newSession(ws, now); err != nil {
 			return nil, err
 		}
+		ds.activity.forget(old) // the patched session is a new one, active now
 		return a.with(updated), nil
 	})
 	if err != nil {
@@ -245,7 +249,8 @@ func readFields(w http.ResponseWriter, r *http.Request) (map[string]json.RawMess
 	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
+	// Only white space may follow the object; dec.More misses a stray } or ].
+	if err := dec.Decode(&fields); err != nil || fields == nil || dec.InputOffset() != int64(len(bytes.TrimRight(body, " \t\r\n"))) {
 		return nil, invalidRequest(map[string]string{"body": "the body must be one JSON object"})
 	}
 	return fields, nil
@@ -257,10 +262,14 @@ func parseCreate(fields map[string]json.RawMessage) (wireSession, badFields) {
 	bad := badFields{}
 	for name, raw := range fields {
 		switch name {
-		case "key":
-			if err := decodeField(raw, &ws.ID, false); err != nil || !validSessionKey(ws.ID) {
-				bad[name] = "key must be a string matching ^[0-9a-zA-Z_-]+$ with at most 50 characters"
+		case "key", "id": // id, as sessions show it, is the same as key
+			var key string
+			if err := decodeField(raw, &key, false); err != nil || !validSessionKey(key) {
+				bad[name] = name + " must be a string matching ^[0-9a-zA-Z_-]+$ with at most 50 characters"
+			} else if ws.ID != "" && ws.ID != key {
+				bad[name] = "key and id differ"
 			}
+			ws.ID = key
 		case "name", "description", "metadata", "enabled", "tti_minutes":
 			setField(&ws, name, raw, bad)
 		default:
@@ -312,14 +321,12 @@ func setField(ws *wireSession, name string, raw json.RawMessage, bad badFields) 
 	case "enabled":
 		err = decodeField(raw, &ws.Enabled, false)
 	case "tti_minutes":
-		var n json.Number
-		if err = decodeField(raw, &n, false); err == nil {
-			v, perr := strconv.Atoi(n.String())
-			if perr != nil || v < 0 || v > maxTTIMinutes {
-				err = fmt.Errorf("tti_minutes must be a whole number of minutes from 0 to %d", maxTTIMinutes)
-			}
-			ws.TTIMinutes = v
+		// Not a json.Number: it would take "5", a string, too.
+		v, perr := strconv.Atoi(string(raw))
+		if perr != nil || v < 0 || v > fixtures.MaxTTIMinutes {
+			err = fmt.Errorf("tti_minutes must be a whole number of minutes from 0 to %d", fixtures.MaxTTIMinutes)
 		}
+		ws.TTIMinutes = v
 	}
 	if err != nil {
 		bad[name] = err.Error()

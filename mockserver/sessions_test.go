@@ -3,8 +3,10 @@ package mockserver
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,7 +141,7 @@ func TestCreateSessionErrors(t *testing.T) {
 			if e.Code != tt.wantCode {
 				t.Errorf("code %q, want %q", e.Code, tt.wantCode)
 			}
-			if got := strings.Join(sortedKeys(e.FieldErrors), " "); got != tt.wantFields {
+			if got := strings.Join(slices.Sorted(maps.Keys(e.FieldErrors)), " "); got != tt.wantFields {
 				t.Errorf("field_errors %v, want keys %q", e.FieldErrors, tt.wantFields)
 			}
 		})
@@ -391,4 +393,25 @@ func TestWalksDuringWrites(t *testing.T) {
 	walkers.Wait()
 	close(stop)
 	writers.Wait()
+}
+
+func TestReadsOfGoneSessionsAreForgotten(t *testing.T) {
+	s := newTestServer(t)
+	const url = "/v2/agents/agt_a/sessions"
+	for i := range 20 {
+		key := fmt.Sprint("s", i)
+		send(s, "POST", url, `{"key":"`+key+`","name":"x","tti_minutes":5}`)
+		do(s, "GET", url+"/"+key)
+		send(s, "PATCH", url+"/"+key, `{"name":"y"}`)
+		do(s, "GET", url+"/"+key)
+		if w := do(s, "DELETE", url+"/"+key); w.Code != 204 {
+			t.Fatalf("delete: %d", w.Code)
+		}
+	}
+	ac := s.data.Load().activity
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if n := len(ac.read); n != 0 {
+		t.Errorf("%d reads of deleted sessions are still held", n)
+	}
 }

@@ -67,6 +67,11 @@ func newDataset(d *fixtures.Data, rl fixtures.RateLimit, now time.Time) (*datase
 		if !validAgentKey(fa.Key) {
 			return nil, fmt.Errorf("agent key %q does not match ^agt_[0-9a-zA-Z_-]+$ with at most 50 characters", fa.Key)
 		}
+		for _, fs := range fa.Sessions {
+			if fs.TTIMinutes < 0 || fs.TTIMinutes > fixtures.MaxTTIMinutes {
+				return nil, fmt.Errorf("session %q: tti_minutes %d is not from 0 to %d", fs.ID, fs.TTIMinutes, fixtures.MaxTTIMinutes)
+			}
+		}
 		if ds.agents[fa.Key] != nil {
 			return nil, fmt.Errorf("agent %q is given twice", fa.Key)
 		}

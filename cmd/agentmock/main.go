@@ -254,6 +254,17 @@ func version() string {
 	return v + " " + bi.GoVersion
 }
 
+// The standalone server's limits against slow and hostile clients: a client
+// that is slow to send its headers, or idle between requests, does not hold a
+// connection forever, and headers are capped (net/http answers 431 beyond).
+// The timeouts are variables so that tests can shorten them.
+var (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+const maxHeaderBytes = 64 << 10
+
 // run is the whole program, with its inputs passed in so tests can drive it.
 // It serves until ctx is done, reloads on each value from hup, and returns the
 // exit status.
@@ -309,9 +320,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	hs := &http.Server{
 		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
