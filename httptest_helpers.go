@@ -251,6 +251,13 @@ type keyTransport struct {
 	next http.RoundTripper
 }
 
+// CloseIdleConnections passes http.Client.CloseIdleConnections on.
+func (t keyTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 func (t keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Header.Get("X-Api-Key") == "" && r.Header.Get("Authorization") == "" {
 		r = r.Clone(r.Context())

@@ -90,8 +90,12 @@ func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 				q.enabled = onlyDisabled
 			}
 		case "filter":
+			if utf8.RuneCountInString(v) > maxFilterLen {
+				fail(k, msgFilter)
+				continue
+			}
 			re, err := regexp.Compile(v)
-			if err != nil || utf8.RuneCountInString(v) > maxFilterLen {
+			if err != nil {
 				fail(k, msgFilter)
 			}
 			q.filter = re

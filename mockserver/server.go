@@ -235,7 +235,9 @@ func (s *Server) Reset() {
 	ds.limiter.reset()
 	s.data.Store(&ds)
 	s.engine.Reset()
-	s.activateStartScenario() // it activated at start, so it activates now
+	if err := s.activateStartScenario(); err != nil { // a reload dropped it
+		s.log.Error("reset: the start scenario is gone", "err", err)
+	}
 	s.journal.clear()
 }
 

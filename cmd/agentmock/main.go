@@ -194,8 +194,9 @@ func (o *options) loadScenarios() ([]scenarios.Scenario, error) {
 	return scenarios.LoadFile(o.scenarios)
 }
 
-// reload reads the files again and swaps them in, each all-or-nothing: both
-// are read before either is swapped.
+// reload reads the files again and swaps them in. Both are read and checked
+// before either is swapped, and a swap cannot fail for data that loaded, so
+// a bad file changes nothing.
 func (o *options) reload(srv *mockserver.Server) error {
 	d, err := o.loadData()
 	if err != nil {
@@ -223,8 +224,8 @@ func (o *options) logger(w io.Writer) *slog.Logger {
 // collector's headroom proportionate. The data is large and lives as long as
 // the server, while requests make little garbage; Go's default headroom
 // (GOGC=100) would let the heap grow to twice the data before collecting.
-// The headroom is a quarter of the live heap, or 64 MiB when that is more.
-// GOGC in the environment wins.
+// The headroom is a quarter of the live heap, or 64 MiB when that is more,
+// but never more than the default. GOGC in the environment wins.
 func fitGCToData(getenv func(string) string) {
 	debug.FreeOSMemory()
 	if getenv("GOGC") != "" {
