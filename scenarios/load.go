@@ -215,7 +215,7 @@ func fieldAt(root *yaml.Node, line string) string {
 	var key string
 	if m := lineKey.FindStringSubmatch(rest); m != nil {
 		key = strings.TrimSpace(m[1])
-		if key[0] == '"' || key[0] == '\'' {
+		if len(key) >= 2 && (key[0] == '"' || key[0] == '\'') { // TrimSpace may leave "" or a lone quote
 			key = key[1 : len(key)-1]
 		}
 	}

@@ -1,0 +1,323 @@
+package mockserver
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/agentmock/agentmock/fixtures"
+)
+
+// The fuzz targets of this package. Seeds are in the f.Add calls and in
+// testdata/fuzz/<target>/; `go test` runs them all, and
+//
+//	go test ./mockserver -run '^$' -fuzz '^FuzzPageKey$' -fuzztime 60s
+//
+// looks for new failures (one target at a time).
+
+// FuzzPageKey reads its input both ways: as a session id, whose token must
+// be exactly the documented encoding and decode back to it, even after the
+// transport damage the decoder forgives; and as a page_key from a client,
+// which must decode to a valid session id from one JSON object naming it, or
+// be refused with errBadPageKey, never a panic.
+func FuzzPageKey(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"a",
+		"ase_customer_support_003",
+		strings.Repeat("Z", 50),
+		strings.Repeat("Z", 51),
+		encodePageKey("ase_customer_support_003"),
+		"eyJzZXNzaW9uX2lkIjoiYXNlX2N1c3RvbWVyX3N1cHBvcnRfMDAzIn0",
+		"eyJzZXNzaW9uX2lkIjoifQ==", // {"session_id":"}
+		base64.StdEncoding.EncodeToString([]byte(`{"session_id":"a"}}`)),
+		base64.StdEncoding.EncodeToString([]byte(`{ "session_id" : "a" }`)),
+		base64.StdEncoding.EncodeToString([]byte(`["a"]`)),
+		base64.StdEncoding.EncodeToString([]byte(`{"session_id":3}`)),
+		"!!!",
+		strings.Repeat("A", maxPageKeyLen+1),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if validSessionKey(s) {
+			checkTokenOf(t, s)
+		}
+		id, err := decodePageKey(s)
+		if err != nil {
+			if err != errBadPageKey {
+				t.Fatalf("decodePageKey(%q) = %v, want errBadPageKey", s, err)
+			}
+			return
+		}
+		if !validSessionKey(id) {
+			t.Fatalf("decodePageKey(%q) = %q, which is not a session id", s, id)
+		}
+		if len(s) > maxPageKeyLen {
+			t.Fatalf("decodePageKey accepted a %d-byte token", len(s))
+		}
+		// The payload, decoded as the doc says (either alphabet, padding
+		// optional, a space for '+'), must be one JSON object whose
+		// session_id is id: no trailing data, no other field.
+		norm := strings.NewReplacer(" ", "+", "-", "+", "_", "/", "=", "").Replace(s)
+		payload, err := base64.RawStdEncoding.DecodeString(norm)
+		if err != nil {
+			t.Fatalf("decodePageKey(%q) accepted what is not base64: %v", s, err)
+		}
+		var key struct {
+			SessionID string `json:"session_id"`
+		}
+		if err := json.Unmarshal(payload, &key); err != nil || key.SessionID != id {
+			t.Fatalf("decodePageKey(%q) = %q, but its payload %q is not one JSON object with that session_id (%v)", s, id, payload, err)
+		}
+		checkTokenOf(t, id)
+	})
+}
+
+// checkTokenOf checks the token of a page that ends with id.
+func checkTokenOf(t *testing.T, id string) {
+	t.Helper()
+	ref, err := json.Marshal(map[string]string{"session_id": id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := encodePageKey(id)
+	if want := base64.StdEncoding.EncodeToString(ref); tok != want {
+		t.Fatalf("encodePageKey(%q) = %q, want standard base64 of %s: %q", id, tok, ref, want)
+	}
+	if got := string(appendPageKey([]byte("prefix"), id)); got != "prefix"+tok {
+		t.Fatalf("appendPageKey does not append: %q", got)
+	}
+	for _, damaged := range []string{
+		tok,
+		strings.TrimRight(tok, "="),
+		base64.URLEncoding.EncodeToString(ref),
+		base64.RawURLEncoding.EncodeToString(ref),
+		strings.ReplaceAll(tok, "+", " "),
+	} {
+		if got, err := decodePageKey(damaged); err != nil || got != id {
+			t.Fatalf("decodePageKey(%q) = %q, %v; want %q (token %q)", damaged, got, err, id, tok)
+		}
+	}
+}
+
+// FuzzParseListQuery checks parseListQuery against a plain reading of the
+// query with the net/url functions: parameters it does not know are ignored
+// however they are written; a known one that is repeated, badly escaped or
+// invalid is named in the field errors; a valid one has the value it says.
+// It never panics.
+func FuzzParseListQuery(f *testing.F) {
+	for _, s := range []string{
+		"",
+		"limit=3",
+		"limit=100&enabled=false&filter=(%3Fi)billing",
+		"limit=0",
+		"limit=101",
+		"limit=999999999999999999999999999999",
+		"limit=%2B5",
+		"limit=3&limit=3",
+		"limit=%ZZ&limit=3",
+		"page_key=",
+		"page_key=eyJzZXNzaW9uX2lkIjoiYXNlX2N1c3RvbWVyX3N1cHBvcnRfMDAzIn0=",
+		"page_key=eyJzZXNzaW9uX2lkIjoiYXNlX2N1c3RvbWVyX3N1cHBvcnRfMDAzIn0+",
+		"page_key=eyJzZXNzaW9uX2lkIjoifQ==",
+		"enabled=TRUE&enabled=1",
+		"enabled=%00",
+		"filter=%FF",
+		"filter=(a%2B)%2B$",
+		"filter=" + strings.Repeat("a", maxFilterLen+1),
+		"limit=1;limit=2",
+		"%ZZ=1",
+		"x=%",
+		"&&&=&",
+		"lim%69t=5",
+		"unknown=%FF&limit=5",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, bad := parseListQuery(raw)
+		for name, reason := range bad {
+			switch name {
+			case "limit", "page_key", "enabled", "filter":
+			default:
+				t.Fatalf("field error for %q, which is no parameter of a list", name)
+			}
+			if reason == "" {
+				t.Fatalf("field error for %s without a reason", name)
+			}
+		}
+		// The raw values of each known parameter, in order.
+		values := map[string][]string{}
+		for _, pair := range strings.Split(raw, "&") {
+			k, v, _ := strings.Cut(pair, "=")
+			if k, err := url.QueryUnescape(k); err == nil {
+				values[k] = append(values[k], v)
+			}
+		}
+		// one returns the value of a parameter given once, unescaped.
+		one := func(name string) (string, bool) {
+			vs := values[name]
+			switch {
+			case len(vs) > 1:
+				if bad[name] == "" {
+					t.Fatalf("%s is given %d times without a field error", name, len(vs))
+				}
+				return "", false
+			case len(vs) == 0:
+				if bad[name] != "" {
+					t.Fatalf("%s is absent but has a field error %q", name, bad[name])
+				}
+				return "", false
+			}
+			v, err := url.QueryUnescape(vs[0])
+			if err != nil {
+				if bad[name] == "" {
+					t.Fatalf("%s=%q is badly escaped without a field error", name, vs[0])
+				}
+				return "", false
+			}
+			return v, true
+		}
+		check := func(name, v string, ok bool) {
+			t.Helper()
+			if ok != (bad[name] == "") {
+				t.Fatalf("%s=%q: valid is %v, field error %q", name, v, ok, bad[name])
+			}
+		}
+		if v, given := one("limit"); given {
+			n, err := strconv.Atoi(v)
+			ok := err == nil && n >= 1 && n <= maxLimit
+			check("limit", v, ok)
+			if ok && q.limit != n {
+				t.Fatalf("limit=%q gave %d", v, q.limit)
+			}
+		} else if bad["limit"] == "" && q.limit != defaultLimit {
+			t.Fatalf("no limit gave %d", q.limit)
+		}
+		if v, given := one("page_key"); given {
+			id, err := "", error(nil)
+			if v != "" {
+				id, err = decodePageKey(v)
+			}
+			check("page_key", v, err == nil)
+			if err == nil && q.after != id {
+				t.Fatalf("page_key=%q gave %q, want %q", v, q.after, id)
+			}
+		} else if bad["page_key"] == "" && q.after != "" {
+			t.Fatalf("no page_key gave after=%q", q.after)
+		}
+		if v, given := one("enabled"); given {
+			b, err := strconv.ParseBool(v)
+			check("enabled", v, err == nil)
+			if want := map[bool]enabledFilter{true: onlyEnabled, false: onlyDisabled}[b]; err == nil && q.enabled != want {
+				t.Fatalf("enabled=%q gave %v", v, q.enabled)
+			}
+		} else if bad["enabled"] == "" && q.enabled != anyEnabled {
+			t.Fatalf("no enabled gave %v", q.enabled)
+		}
+		if v, given := one("filter"); given {
+			_, err := regexp.Compile(v)
+			check("filter", v, err == nil && utf8.RuneCountInString(v) <= maxFilterLen)
+			if bad["filter"] == "" && (q.filter == nil || q.filter.String() != v) {
+				t.Fatalf("filter=%q gave %v", v, q.filter)
+			}
+		} else if bad["filter"] == "" && q.filter != nil {
+			t.Fatalf("no filter gave %v", q.filter)
+		}
+		if bad == nil && (q.limit < 1 || q.limit > maxLimit || q.after != "" && !validSessionKey(q.after)) {
+			t.Fatalf("a valid query with limit %d and after %q", q.limit, q.after)
+		}
+	})
+}
+
+// FuzzSessionBody sends its inputs as the body of a create, then of a patch
+// of the session made (or of a loaded one), through the handler. Every
+// answer is a success or a 4xx JSON error; a session that comes back is
+// valid, encoded exactly as encoding/json would, reads back identical, and a
+// patch with its own JSON changes nothing.
+func FuzzSessionBody(f *testing.F) {
+	for _, b := range [][2]string{
+		{`{"name":"Billing inquiry"}`, `{"enabled":false}`},
+		{`{"key":"ase_x","name":"x","description":"d","metadata":{"a":[1,2.5,null,true,{"b":"c"}]},"enabled":false,"tti_minutes":60}`, `{"metadata":null,"description":null}`},
+		{`{"name":"<&>\u2028\u0000\ud800"}`, `{"name":"\u00e9t\u00e9"}`},
+		{`{"name":"x","tti_minutes":1e400}`, `{"tti_minutes":99999999999999999999}`},
+		{`{"name":"x","metadata":{"n":1e400,"m":-0,"big":123456789012345678901234567890}}`, `{"metadata":{"n":1E+2}}`},
+		{`{"name":"x"}}`, `{"key":"other"}`},
+		{`{"name":"x","key":"a/../b"}`, `{"created_at":"2020-01-01T00:00:00Z"}`},
+		{`[[[[[[[[[[]]]]]]]]]]`, `null`},
+		{`{"name":"x","colour":"blue"}`, `{"enabled":"yes"}`},
+		{"{\"name\":\"\xff\xfe\"}", "{\"description\":\"\xc0\xaf\"}"},
+	} {
+		f.Add([]byte(b[0]), []byte(b[1]))
+	}
+	s, err := New(WithData(tinyData()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, create, patch []byte) {
+		s.Reset()
+		target := "/v2/agents/agt_a/sessions/ase_a_001"
+		w := hreq(s, "POST", "/v2/agents/agt_a/sessions", string(create), "Content-Type", "application/json")
+		switch w.Code {
+		case 201:
+			ws := checkSessionResponse(t, "create", w.Body.Bytes())
+			target = "/v2/agents/agt_a/sessions/" + ws.ID
+			if got := hreq(s, "GET", target, ""); got.Code != 200 || got.Body.String() != w.Body.String() {
+				t.Fatalf("get after create: %d %s, want %s", got.Code, got.Body, w.Body)
+			}
+		case 400, 409, 413:
+			checkErrorResponse(t, "create", w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
+		default:
+			t.Fatalf("create %q: status %d %s", create, w.Code, w.Body)
+		}
+		w = hreq(s, "PATCH", target, string(patch), "Content-Type", "application/json")
+		switch w.Code {
+		case 200:
+			checkSessionResponse(t, "patch", w.Body.Bytes())
+			again := hreq(s, "PATCH", target, w.Body.String(), "Content-Type", "application/json")
+			if again.Code != 200 || again.Body.String() != w.Body.String() {
+				t.Fatalf("a patch with the session's own JSON: %d %s, want %s", again.Code, again.Body, w.Body)
+			}
+		case 400, 413:
+			checkErrorResponse(t, "patch", w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
+		default:
+			t.Fatalf("patch %q: status %d %s", patch, w.Code, w.Body)
+		}
+		if w := hreq(s, "GET", "/v2/agents/agt_a/sessions?limit=100", ""); w.Code != 200 || !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("list after the writes: %d %s", w.Code, w.Body)
+		}
+	})
+}
+
+// checkSessionResponse checks a session returned by the API and returns it.
+func checkSessionResponse(t *testing.T, what string, body []byte) wireSession {
+	t.Helper()
+	if !utf8.Valid(body) {
+		t.Fatalf("%s: the body is not UTF-8: %q", what, body)
+	}
+	var ws wireSession
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&ws); err != nil {
+		t.Fatalf("%s: %v: %s", what, err, body)
+	}
+	if !validSessionKey(ws.ID) || ws.Key != ws.ID || ws.AgentKey != "agt_a" || ws.Name == "" ||
+		utf8.RuneCountInString(ws.Name) > maxNameLen || ws.TTIMinutes < 0 || ws.TTIMinutes > fixtures.MaxTTIMinutes {
+		t.Fatalf("%s: an invalid session: %s", what, body)
+	}
+	want, err := json.Marshal(ws)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got := bytes.TrimSuffix(body, []byte("\n")); !bytes.Equal(got, want) {
+		t.Fatalf("%s: the body is not what encoding/json writes:\n got %s\nwant %s", what, got, want)
+	}
+	return ws
+}
