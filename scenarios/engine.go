@@ -227,6 +227,11 @@ func (e *Engine) Decide(r Request) Decision {
 // building a Request. Prefer-driven scenarios do not count.
 func (e *Engine) Idle() bool { return e.scope.Load() == nil }
 
+// MaxNamedStates bounds the counters that DecideNamed keeps: past it, all
+// are dropped and start afresh, so that clients sending a new API key with
+// every request cannot grow them without bound.
+const MaxNamedStates = 4096
+
 // DecideNamed evaluates the named scenario for r, for
 // "Prefer: scenario=NAME". Its counters and seeded source persist between
 // calls, per scenario name and API key (so parallel suites with different
@@ -243,8 +248,8 @@ func (e *Engine) DecideNamed(name string, r Request) (Decision, error) {
 			return Decision{}, fmt.Errorf("%w %q", ErrUnknownScenario, name)
 		}
 		a = newActivation(s.Name, s.Seed, s.Rules, r.APIKey, false)
-		if e.named == nil {
-			e.named = map[namedKey]*activation{}
+		if e.named == nil || len(e.named) >= MaxNamedStates {
+			e.named = map[namedKey]*activation{} // forget all rather than grow without bound
 		}
 		e.named[k] = a
 	}

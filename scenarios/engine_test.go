@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -486,5 +487,22 @@ func BenchmarkDecideActive(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.Decide(r)
+	}
+}
+
+func TestDecideNamedStateIsBounded(t *testing.T) {
+	e, err := NewEngine(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * MaxNamedStates {
+		if _, err := e.DecideNamed("server_error", Request{APIKey: fmt.Sprint("key", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.named); n > MaxNamedStates {
+		t.Errorf("%d named states, want at most %d", n, MaxNamedStates)
 	}
 }

@@ -54,6 +54,11 @@ type options struct {
 	logLevel  slog.Level
 	version   bool
 
+	// A client that is slow to send its headers, or idle between
+	// requests, does not hold a connection longer than these.
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+
 	scenarios   string
 	scenario    string
 	rateLimit   fixtures.RateLimit
@@ -110,6 +115,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&rateLimit, "rate-limit", "", "token bucket per API key, such as `10/s,burst=20` (default: the fixtures' rate_limit, else none)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls")
 	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests the journal keeps; 0 turns it off")
+	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "close a connection whose request headers take longer")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle for longer")
 	if err := fs.Parse(args); err != nil {
 		return nil, errReported{err} // the flag set has printed it, with the usage
 	}
@@ -144,6 +151,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return nil, fmt.Errorf("-log-format must be text or json, not %q", o.logFormat)
+	}
+	if o.readHeaderTimeout <= 0 || o.idleTimeout <= 0 {
+		return nil, fmt.Errorf("-read-header-timeout and -idle-timeout must be positive")
 	}
 	if o.journalSize < 0 {
 		return nil, fmt.Errorf("-journal-size cannot be negative")
@@ -255,15 +265,7 @@ func version() string {
 	return v + " " + bi.GoVersion
 }
 
-// The standalone server's limits against slow and hostile clients: a client
-// that is slow to send its headers, or idle between requests, does not hold a
-// connection forever, and headers are capped (net/http answers 431 beyond).
-// The timeouts are variables so that tests can shorten them.
-var (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-)
-
+// maxHeaderBytes caps request headers; net/http answers 431 beyond.
 const maxHeaderBytes = 64 << 10
 
 // run is the whole program, with its inputs passed in so tests can drive it.
@@ -321,8 +323,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	hs := &http.Server{
 		Handler:           srv,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: o.readHeaderTimeout,
+		IdleTimeout:       o.idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

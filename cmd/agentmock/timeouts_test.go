@@ -13,16 +13,10 @@ import (
 	"time"
 )
 
-// shortTimeouts shortens the server's timeouts for the test, so that a test
-// can see them act: at their real values, 10s and 2m, the deadline below
-// would pass first.
-func shortTimeouts(t *testing.T) {
-	t.Helper()
-	oldHeader, oldIdle := readHeaderTimeout, idleTimeout
-	readHeaderTimeout, idleTimeout = 300*time.Millisecond, 300*time.Millisecond
-	// Registered before start's cleanup, so it runs after the server stopped.
-	t.Cleanup(func() { readHeaderTimeout, idleTimeout = oldHeader, oldIdle })
-}
+// shortTimeouts are flags that shorten the server's timeouts, so that a
+// test can see them act: at their real values, 10s and 2m, the deadline
+// below would pass first.
+var shortTimeouts = []string{"-read-header-timeout", "300ms", "-idle-timeout", "300ms"}
 
 // closedWithin is how long a test waits for the server to hang up. It is
 // far more than the shortened timeouts, and far less than the real ones.
@@ -111,8 +105,7 @@ func TestHeaderBlocksAreCapped(t *testing.T) {
 // of a TLS handshake, and one idle after a request: the server hangs up on
 // each after its timeout, and serves others all along.
 func TestSlowClientsDoNotHoldConnections(t *testing.T) {
-	shortTimeouts(t)
-	r := start(t, noEnv)
+	r := start(t, noEnv, shortTimeouts...)
 
 	done := make(chan struct{})
 	var trickles sync.WaitGroup
@@ -186,8 +179,7 @@ func TestSlowClientsDoNotHoldConnections(t *testing.T) {
 // TestNonHTTPBytesOnTheSocket sends what is not HTTP: the server answers
 // 400 or 431, or hangs up, and goes on serving.
 func TestNonHTTPBytesOnTheSocket(t *testing.T) {
-	shortTimeouts(t)
-	r := start(t, noEnv)
+	r := start(t, noEnv, shortTimeouts...)
 	for name, raw := range map[string]string{
 		"binary with line ends":       strings.Repeat("\xde\xad\xbe\xef", 256) + "\r\n\r\n",
 		"100 kB without a line end":   strings.Repeat("\x00\xff", 50<<10),
