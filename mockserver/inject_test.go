@@ -427,3 +427,12 @@ func TestPanicIsJournaledAsA500(t *testing.T) {
 		t.Errorf("journal %+v, want one 500 internal_error", got)
 	}
 }
+
+func TestVerySlowRateLimitDoesNotOverflow(t *testing.T) {
+	l := newLimiter(fixturesRateLimit(1e-12, 1))
+	now := time.Unix(0, 0)
+	l.take("k", now)
+	if q := l.take("k", now); q.ok || q.retryAfter <= 0 || q.reset <= 0 {
+		t.Errorf("%+v, want a refusal with positive waits", q)
+	}
+}

@@ -91,7 +91,12 @@ func (l *limiter) reset() {
 	clear(l.buckets)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// seconds converts to a Duration, capped at a year so that a very slow rate
+// cannot overflow it.
+func seconds(s float64) time.Duration {
+	const year = 365 * 24 * time.Hour
+	return time.Duration(math.Min(s, year.Seconds()) * float64(time.Second))
+}
 
 // ceilSeconds renders d in whole seconds, rounded up, as Retry-After wants.
 func ceilSeconds(d time.Duration) string {
