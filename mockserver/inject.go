@@ -130,8 +130,7 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 		closeConnection(w, false)
 	case d.Fault == scenarios.FaultTruncatedBody:
 		rec := capture(normal)
-		rec.writeHeader(w)
-		w.record()
+		rec.writeHeader(w) // which records the journal entry
 		w.Write(rec.body.Bytes()[:rec.body.Len()/2])
 		http.NewResponseController(w).Flush()
 		closeConnection(w, false)
@@ -180,22 +179,18 @@ func closeConnection(w http.ResponseWriter, reset bool) {
 }
 
 // dribble writes a recorded response with its body spread over d, in up to
-// 20 pieces, and stops when the client goes away. The last piece is left for
-// the server to flush when the handler returns, after the journal entry.
+// 20 pieces, and stops when the client goes away.
 func dribble(w *responseWriter, ctx context.Context, rec *recorder, d time.Duration) {
 	rec.writeHeader(w)
 	body := rec.body.Bytes()
 	pieces := min(len(body), 20)
 	rc := http.NewResponseController(w)
 	for i := range pieces {
-		w.Write(body[i*len(body)/pieces : (i+1)*len(body)/pieces])
-		if i == pieces-1 {
-			break
-		}
-		rc.Flush()
-		if !sleep(ctx, d/time.Duration(pieces)) {
+		if i > 0 && !sleep(ctx, d/time.Duration(pieces)) {
 			return
 		}
+		w.Write(body[i*len(body)/pieces : (i+1)*len(body)/pieces])
+		rc.Flush()
 	}
 }
 
