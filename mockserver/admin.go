@@ -42,8 +42,7 @@ func (s *Server) adminRoutes(r *httprouter.Router) {
 func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if s.cfg.adminToken != "" {
-			auth := r.Header.Get("Authorization")
-			if len(auth) < 7 || !strings.EqualFold(auth[:7], "bearer ") || strings.TrimSpace(auth[7:]) != s.cfg.adminToken {
+			if bearerToken(r) != s.cfg.adminToken {
 				s.writeError(w, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
 					messages: []string{"the admin API wants Authorization: Bearer <admin token>"}})
 				return

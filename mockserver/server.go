@@ -376,6 +376,11 @@ func apiKey(r *http.Request) string {
 	if k := r.Header.Get("X-Api-Key"); k != "" {
 		return k
 	}
+	return bearerToken(r)
+}
+
+// bearerToken returns the token of an Authorization: Bearer header, or "".
+func bearerToken(r *http.Request) string {
 	auth := r.Header.Get("Authorization")
 	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
 		return strings.TrimSpace(auth[7:])
