@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ func (s *Server) adminRoutes(r *httprouter.Router) {
 func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if s.cfg.adminToken != "" {
-			if bearerToken(r) != s.cfg.adminToken {
+			if subtle.ConstantTimeCompare([]byte(bearerToken(r)), []byte(s.cfg.adminToken)) != 1 {
 				s.writeError(w, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
 					messages: []string{"the admin API wants Authorization: Bearer <admin token>"}})
 				return
