@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -350,11 +349,10 @@ type activation struct {
 type compiledRule struct {
 	Rule
 	code string
-	// The globs of Match, with "/" swapped for slashSub, and header names
-	// canonical.
-	agentKey string
-	query    map[string]string
-	headers  map[string]string
+	// The globs of Match, header names canonical.
+	agentKey glob
+	query    map[string]glob
+	headers  map[string]glob
 }
 
 func newActivation(name string, seed uint64, rules []Rule, apiKey string, inline bool) *activation {
@@ -368,7 +366,9 @@ func newActivation(name string, seed uint64, rules []Rule, apiKey string, inline
 		counts: make([]RuleCount, len(rules)),
 	}
 	for i, r := range cloneRules(rules) {
-		c := compiledRule{Rule: r, agentKey: slashGlob(r.Match.AgentKey)}
+		// The rules are valid, so their globs compile.
+		c := compiledRule{Rule: r}
+		c.agentKey, _ = compileGlob(r.Match.AgentKey)
 		if r.Respond != nil {
 			c.code = r.Respond.Code
 			if c.code == "" {
@@ -376,15 +376,15 @@ func newActivation(name string, seed uint64, rules []Rule, apiKey string, inline
 			}
 		}
 		if len(r.Match.Query) > 0 {
-			c.query = map[string]string{}
+			c.query = map[string]glob{}
 			for k, v := range r.Match.Query {
-				c.query[k] = slashGlob(v)
+				c.query[k], _ = compileGlob(v)
 			}
 		}
 		if len(r.Match.Headers) > 0 {
-			c.headers = map[string]string{}
+			c.headers = map[string]glob{}
 			for k, v := range r.Match.Headers {
-				c.headers[http.CanonicalHeaderKey(k)] = slashGlob(v)
+				c.headers[http.CanonicalHeaderKey(k)], _ = compileGlob(v)
 			}
 		}
 		a.rules[i] = c
@@ -450,40 +450,20 @@ func (c *compiledRule) matches(r *Request) bool {
 	if m.Method != "" && !strings.EqualFold(m.Method, r.Method) ||
 		m.Route != "" && m.Route != r.Route ||
 		m.APIKey != "" && m.APIKey != r.APIKey ||
-		m.AgentKey != "" && !glob(c.agentKey, r.AgentKey) {
+		m.AgentKey != "" && !c.agentKey.match(r.AgentKey) {
 		return false
 	}
 	for k, g := range c.query {
-		if !globAny(g, r.Query[k]) {
+		if !g.matchAny(r.Query[k]) {
 			return false
 		}
 	}
 	for k, g := range c.headers {
-		if !globAny(g, r.Header[k]) {
+		if !g.matchAny(r.Header[k]) {
 			return false
 		}
 	}
 	return true
-}
-
-// slashSub stands in for "/" on both sides of path.Match, whose * and ?
-// would otherwise stop at "/" (a path separator there, not in a header).
-const slashSub = "\x00"
-
-func slashGlob(pattern string) string { return strings.ReplaceAll(pattern, "/", slashSub) }
-
-func glob(pattern, s string) bool {
-	ok, _ := path.Match(pattern, strings.ReplaceAll(s, "/", slashSub))
-	return ok
-}
-
-func globAny(pattern string, values []string) bool {
-	for _, v := range values {
-		if glob(pattern, v) {
-			return true
-		}
-	}
-	return false
 }
 
 // cloneRules deep-copies rules, so that no caller shares maps with an engine.

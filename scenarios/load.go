@@ -61,6 +61,9 @@ func Load(name string, src []byte) ([]Scenario, error) {
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
+	if err := l.checkAliases(doc.Content[0]); err != nil {
+		return nil, err
+	}
 	var out []Scenario
 	err := l.fields(doc.Content[0], "", []string{"scenarios"}, func(_ string, v *yaml.Node, p string) error {
 		seen := map[string]bool{}
@@ -92,12 +95,88 @@ type loader struct {
 	// lines maps the path of each field seen to the line of its key, to
 	// place the errors that validation finds after decoding.
 	lines map[string]int
-	// fieldCount bounds the walk: aliases can make a small file expand
-	// exponentially ("billion laughs").
-	fieldCount int
 }
 
-const maxFields = 100_000
+// maxAliasNodes bounds the nodes that YAML aliases add to a file once
+// expanded (each alias counts every node it stands for, the aliases within
+// it expanded too), so that a few lines ("billion laughs") cannot take the
+// memory and time of billions of fields. A file without aliases is bounded
+// by its own size.
+const maxAliasNodes = 100_000
+
+// checkAliases refuses a document whose aliases expand past maxAliasNodes
+// nodes, or that holds an alias inside the node it refers to. It reads each
+// node once, in document order, and never follows an alias: YAML defines an
+// anchor before its aliases, so the expanded size of the node an alias
+// refers to is known when the alias is reached, unless the alias is inside
+// that node.
+func (l *loader) checkAliases(root *yaml.Node) error {
+	sizes := make(map[*yaml.Node]int) // expanded sizes of anchored nodes
+	added := 0
+	var culprit *yaml.Node
+	var cyclic bool
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if culprit != nil {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode {
+			s, done := sizes[n.Alias]
+			if !done {
+				culprit, cyclic = n, true
+				return 0
+			}
+			if added += s; added > maxAliasNodes {
+				culprit = n
+			}
+			return s
+		}
+		total := 1
+		for _, c := range n.Content {
+			total = min(total+size(c), maxAliasNodes+1)
+		}
+		if n.Anchor != "" {
+			sizes[n] = total
+		}
+		return total
+	}
+	size(root)
+	if culprit == nil {
+		return nil
+	}
+	p, _ := pathOf(root, culprit, "")
+	if cyclic {
+		return l.errorf(culprit.Line, p, "alias *%s is inside the node it refers to", culprit.Value)
+	}
+	return l.errorf(culprit.Line, p, "aliases expand the file by more than %d nodes", maxAliasNodes)
+}
+
+// pathOf returns the path of target, n or a node below it (n at path p),
+// without following aliases; the path of its mapping when target is a key.
+func pathOf(n, target *yaml.Node, p string) (string, bool) {
+	if n == target {
+		return p, true
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k == target {
+				return p, true
+			}
+			if q, ok := pathOf(v, target, joinPath(p, k.Value)); ok {
+				return q, true
+			}
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			if q, ok := pathOf(v, target, fmt.Sprintf("%s[%d]", p, i)); ok {
+				return q, true
+			}
+		}
+	}
+	return "", false
+}
 
 // syntaxError reports err, a syntax error that yaml.v3 found in src, at the
 // line to fix and the nearest field.
@@ -158,9 +237,9 @@ func (l *loader) syntaxError(src []byte, err error) error {
 }
 
 // maxSyntaxSearch is the largest file whose syntax errors are placed
-// exactly: the search parses up to the problem about log2(lines) times. A
-// variable for the tests.
-var maxSyntaxSearch = 4 << 20
+// exactly: the search parses up to the problem about log2(lines) times,
+// some 50 parses of the whole file at this size. A variable for the tests.
+var maxSyntaxSearch = 256 << 10
 
 // maxSyntaxBackoff bounds how far up syntaxError looks for lines that parse,
 // to name the field.
@@ -336,9 +415,6 @@ func (l *loader) fields(n *yaml.Node, path string, known []string, f func(key st
 	if n.Kind != yaml.MappingNode {
 		return l.errorf(n.Line, path, "must be a mapping, got %s", describe(n))
 	}
-	if l.fieldCount += len(n.Content) / 2; l.fieldCount > maxFields {
-		return l.errorf(n.Line, path, "more than %d fields (after expanding aliases)", maxFields)
-	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
@@ -364,6 +440,18 @@ func (l *loader) scalar(n *yaml.Node, path, want string, out any) error {
 	}
 	if n.Kind != yaml.ScalarNode || n.Decode(out) != nil {
 		return l.errorf(n.Line, path, "must be %s, got %s", want, describe(n))
+	}
+	return nil
+}
+
+// nonZero decodes the scalar n into out like scalar, and refuses an
+// explicit 0 for field (see Rule).
+func nonZero[T int | float64](l *loader, n *yaml.Node, path, field, want string, out *T) error {
+	if err := l.scalar(n, path, want, out); err != nil {
+		return err
+	}
+	if *out == 0 && !isNull(n) {
+		return l.errorf(n.Line, path, "%s", zeroMessage(field))
 	}
 	return nil
 }
@@ -435,11 +523,11 @@ func (l *loader) rule(n *yaml.Node, path string) (Rule, error) {
 		case "after":
 			return l.scalar(v, p, "an integer", &r.After)
 		case "times":
-			return l.scalar(v, p, "an integer", &r.Times)
+			return nonZero(l, v, p, k, "an integer", &r.Times)
 		case "every":
-			return l.scalar(v, p, "an integer", &r.Every)
+			return nonZero(l, v, p, k, "an integer", &r.Every)
 		case "probability":
-			return l.scalar(v, p, "a number", &r.Probability)
+			return nonZero(l, v, p, k, "a number", &r.Probability)
 		case "respond":
 			r.Respond = new(Response)
 			return l.respond(v, p, r.Respond)

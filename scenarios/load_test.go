@@ -96,6 +96,11 @@ scenarios:
 			}},
 		},
 		{
+			name: "after: 0 skips none, and null counts are left out",
+			src:  "scenarios:\n  x:\n    rules:\n      - {after: 0, times: ~, every: ~, probability: ~, fault: empty_response}\n",
+			want: []Scenario{{Name: "x", Rules: []Rule{{Fault: FaultEmptyResponse}}}},
+		},
+		{
 			name: "an empty file holds no scenarios",
 			src:  "# nothing here\n",
 			want: nil,
@@ -205,7 +210,32 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{
 			name: "a bad glob is refused",
 			src:  "scenarios:\n  x:\n    rules:\n      - match: {query: {limit: \"[\"}}\n        fault: empty_response\n",
-			want: `scenarios.yaml:4: scenarios.x.rules[0].match.query.limit: "[" is not a valid glob pattern`,
+			want: `scenarios.yaml:4: scenarios.x.rules[0].match.query.limit: "[" is not a valid glob pattern: a [ is not closed by ]`,
+		},
+		{
+			name: "a backwards range in a glob is refused",
+			src:  "scenarios:\n  x:\n    rules:\n      - match: {agent_key: \"agt_[z-a]\"}\n        fault: empty_response\n",
+			want: `scenarios.yaml:4: scenarios.x.rules[0].match.agent_key: "agt_[z-a]" is not a valid glob pattern: the range z-a is backwards`,
+		},
+		{
+			name: "probability: 0 is refused, not taken as always",
+			src:  "scenarios:\n  x:\n    rules:\n      - probability: 0\n        respond: {status: 503}\n",
+			want: "scenarios.yaml:4: scenarios.x.rules[0].probability: must be more than 0 (leave it out for always)",
+		},
+		{
+			name: "probability: 0.0 is refused too",
+			src:  "scenarios:\n  x:\n    rules:\n      - respond: {status: 503}\n        probability: 0.0\n",
+			want: "scenarios.yaml:5: scenarios.x.rules[0].probability: must be more than 0 (leave it out for always)",
+		},
+		{
+			name: "times: 0 is refused, not taken as unlimited",
+			src:  "scenarios:\n  x:\n    rules:\n      - times: 0\n        respond: {status: 503}\n",
+			want: "scenarios.yaml:4: scenarios.x.rules[0].times: must be more than 0 (leave it out for unlimited)",
+		},
+		{
+			name: "every: 0 is refused",
+			src:  "scenarios:\n  x:\n    rules:\n      - {every: 0, respond: {status: 503}}\n",
+			want: "scenarios.yaml:4: scenarios.x.rules[0].every: must be more than 0 (leave it out for each match)",
 		},
 		{
 			name: "a delay whose min exceeds its max is refused",
@@ -363,22 +393,109 @@ func TestLoadReportsSyntaxErrorsOfLargeFilesAtYAMLsLine(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesAliasBombs checks the bound on the nodes that YAML aliases
+// add, and that files within it load.
 func TestLoadRefusesAliasBombs(t *testing.T) {
-	t.Run("a small file whose aliases expand past the field limit is refused", func(t *testing.T) {
+	// A query of 1,000 parameters (2,001 nodes) used by 200 rules.
+	var query strings.Builder
+	query.WriteString("scenarios:\n  anchor:\n    rules:\n      - fault: empty_response\n        match: {query: &q {")
+	for i := range 1000 {
+		fmt.Fprintf(&query, "p%d: v, ", i)
+	}
+	query.WriteString("}}\n  bomb:\n    rules:\n")
+	for range 200 {
+		query.WriteString("      - {match: {query: *q}, fault: empty_response}\n")
+	}
+
+	// A rule of 9 nodes used 10,000 times, within the bound.
+	var rules strings.Builder
+	rules.WriteString("scenarios:\n  x:\n    rules:\n      - &r {times: 1, respond: {status: 500}}\n")
+	for range 10000 {
+		rules.WriteString("      - *r\n")
+	}
+
+	tests := []struct {
+		name string
+		src  string
+		want string // "" when the file loads
+	}{
+		{
+			name: "a mapping reused past the bound is refused at the alias that passes it",
+			src:  query.String(),
+			want: "bomb.yaml:57: scenarios.bomb.rules[49].match.query: aliases expand the file by more than 100000 nodes",
+		},
+		{
+			name: "aliases of aliases count every node they stand for",
+			src:  "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+			want: "bomb.yaml:6: f[0]: aliases expand the file by more than 100000 nodes",
+		},
+		{
+			name: "an alias inside the node it refers to is refused",
+			src:  "scenarios:\n  x: &x\n    rules:\n      - match: {query: *x}\n        fault: empty_response\n",
+			want: "bomb.yaml:4: scenarios.x.rules[0].match.query: alias *x is inside the node it refers to",
+		},
+		{name: "a rule reused within the bound loads", src: rules.String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Load("bomb.yaml", []byte(tt.src))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil || got != nil || err.Error() != tt.want {
+				t.Errorf("Load = %d scenarios, error\n got: %v\nwant: %s", len(got), err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadPlacesSyntaxErrorsExactlyInFilesUpTo256KiB checks where exact
+// placement of a syntax error, which parses the file again some 50 times,
+// gives way to yaml.v3's line.
+func TestLoadPlacesSyntaxErrorsExactlyInFilesUpTo256KiB(t *testing.T) {
+	// Rules of 50 bytes a line; the last one opens a mapping it never
+	// closes. yaml.v3 names that line too, but no field.
+	file := func(size int) (src string, lastLine int) {
 		var b strings.Builder
-		b.WriteString("scenarios:\n  anchor:\n    rules:\n      - fault: empty_response\n        match: {query: &q {")
-		for i := range 1000 {
-			fmt.Fprintf(&b, "p%d: v, ", i)
+		b.WriteString("scenarios:\n  x:\n    rules:\n")
+		lines := 3
+		for b.Len() < size-100 {
+			fmt.Fprintf(&b, "      - {respond: {status: 500, code: c%07d}}\n", lines)
+			lines++
 		}
-		b.WriteString("}}\n  bomb:\n    rules:\n")
-		for range 200 { // 200 aliases of 1000 fields each: 200,000 fields
-			b.WriteString("      - {match: {query: *q}, fault: empty_response}\n")
-		}
-		_, err := Load("bomb.yaml", []byte(b.String()))
-		if err == nil || !strings.Contains(err.Error(), "more than 100000 fields") {
-			t.Errorf("Load error = %v, want the field limit", err)
-		}
-	})
+		b.WriteString("      - {respond: {status: 500}, fault: [\n")
+		return b.String(), lines + 1
+	}
+	tests := []struct {
+		name  string
+		size  int
+		exact bool
+	}{
+		{"a small file", 1 << 10, true},
+		{"a file just under 256 KiB", 256<<10 - 50, true},
+		{"a file just over 256 KiB", 256<<10 + 100, false},
+		{"a 4 MiB file", 4 << 20, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, last := file(tt.size)
+			start := time.Now()
+			_, err := Load("s.yaml", []byte(src))
+			if elapsed := time.Since(start); elapsed > 5*time.Second {
+				t.Errorf("Load took %v", elapsed)
+			}
+			want := fmt.Sprintf("s.yaml:%d: scenarios.x.rules[%d]: did not find expected node content", last, last-4)
+			if !tt.exact {
+				want = fmt.Sprintf("s.yaml:%d: (syntax): did not find expected node content (at or after this line)", last)
+			}
+			if err == nil || err.Error() != want {
+				t.Errorf("Load of %d bytes: error\n got: %v\nwant: %s", len(src), err, want)
+			}
+		})
+	}
 }
 
 func TestLoadFile(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -117,12 +116,12 @@ func (d Decision) IsZero() bool {
 // request and still has uses left decides; a request that no rule takes
 // gets the normal behaviour.
 type Scenario struct {
-	Name        string `yaml:"-" json:"name"`
-	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
 	// Seed seeds the activation's random source (probability and delay
 	// ranges). 0 means DefaultSeed.
-	Seed  uint64 `yaml:"seed,omitempty" json:"seed,omitempty"`
-	Rules []Rule `yaml:"rules" json:"rules"`
+	Seed  uint64 `json:"seed,omitempty"`
+	Rules []Rule `json:"rules"`
 }
 
 // Rule is one rule of a scenario: which requests it takes (Match, After,
@@ -135,58 +134,64 @@ type Scenario struct {
 // from the activation's seeded source. After Times firings (0: unlimited)
 // the rule is spent. A request the rule does not take goes on to the next
 // rule.
+//
+// In Go, 0 leaves Times, Every and Probability out. Scenario files (Load)
+// and JSON (ParseRules) refuse an explicit 0 for them, which a reader could
+// take to switch the rule off: there, they are left out instead.
 type Rule struct {
-	Match       Match     `yaml:"match,omitempty" json:"match,omitzero"`
-	After       int       `yaml:"after,omitempty" json:"after,omitempty"`
-	Times       int       `yaml:"times,omitempty" json:"times,omitempty"`
-	Every       int       `yaml:"every,omitempty" json:"every,omitempty"`
-	Probability float64   `yaml:"probability,omitempty" json:"probability,omitempty"`
-	Respond     *Response `yaml:"respond,omitempty" json:"respond,omitempty"`
+	Match       Match     `json:"match,omitzero"`
+	After       int       `json:"after,omitempty"`
+	Times       int       `json:"times,omitempty"`
+	Every       int       `json:"every,omitempty"`
+	Probability float64   `json:"probability,omitempty"`
+	Respond     *Response `json:"respond,omitempty"`
 	// Delay delays whatever the rule does; alone, it delays the normal
 	// response. For FaultSlowBody it is the dribble time instead
 	// (DefaultSlowBody when nil).
-	Delay *Delay `yaml:"delay,omitempty" json:"delay,omitempty"`
+	Delay *Delay `json:"delay,omitempty"`
 	// Fault replaces the response; it cannot be combined with Respond.
-	Fault Fault `yaml:"fault,omitempty" json:"fault,omitempty"`
+	Fault Fault `json:"fault,omitempty"`
 }
 
 // Match selects requests. Empty fields match everything; all the given
 // fields must match.
 //
-// AgentKey, and the values of Query and Headers, are glob patterns with the
-// syntax of path.Match, except that * and ? also match "/" (as header
-// values such as User-Agent contain it). A query parameter or header that a
-// Match names must be present, and one of its values must match. Header
-// names and Method are case-insensitive; Route and APIKey are exact.
+// AgentKey, and the values of Query and Headers, are glob patterns: * for
+// any characters, ? for one, [a-z0-9] and [^0-9] (or [!0-9]) for one of a
+// class, and \ to escape any of these. No character is special to them: *
+// and ? match "/" too (header values such as User-Agent contain it). A
+// query parameter or header that a Match names must be present, and one of
+// its values must match. Header names and Method are case-insensitive;
+// Route and APIKey are exact.
 type Match struct {
-	AgentKey string            `yaml:"agent_key,omitempty" json:"agent_key,omitempty"`
-	Method   string            `yaml:"method,omitempty" json:"method,omitempty"`
-	Route    string            `yaml:"route,omitempty" json:"route,omitempty"`
-	Query    map[string]string `yaml:"query,omitempty" json:"query,omitempty"`
-	Headers  map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	APIKey   string            `yaml:"api_key,omitempty" json:"api_key,omitempty"`
+	AgentKey string            `json:"agent_key,omitempty"`
+	Method   string            `json:"method,omitempty"`
+	Route    string            `json:"route,omitempty"`
+	Query    map[string]string `json:"query,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	APIKey   string            `json:"api_key,omitempty"`
 }
 
 // Response is an error response that a rule writes instead of the normal one.
 type Response struct {
 	// Status is an HTTP error status, 400..599.
-	Status int `yaml:"status" json:"status"`
+	Status int `json:"status"`
 	// Code defaults to the API's code for Status (see ForStatus).
-	Code string `yaml:"code,omitempty" json:"code,omitempty"`
+	Code string `json:"code,omitempty"`
 	// Message defaults to a sentence for Code.
-	Message string            `yaml:"message,omitempty" json:"message,omitempty"`
-	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Message string            `json:"message,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
 	// RetryAfter defaults to DefaultRetryAfter for a 429; other statuses
 	// send Retry-After only when it is given.
-	RetryAfter Duration `yaml:"retry_after,omitempty" json:"retry_after,omitempty"`
+	RetryAfter Duration `json:"retry_after,omitempty"`
 }
 
 // Delay is a wait, drawn uniformly from [Min, Max]. In YAML and JSON it is
 // either one duration ("300ms": Min = Max) or an object with both "min" and
 // "max".
 type Delay struct {
-	Min Duration `yaml:"min" json:"min"`
-	Max Duration `yaml:"max" json:"max"`
+	Min Duration `json:"min"`
+	Max Duration `json:"max"`
 }
 
 // Duration is a time.Duration written in scenario files (see Load) and in
@@ -306,6 +311,15 @@ func joinPath(a, b string) string {
 	return a + "." + b
 }
 
+// leftOut says what leaving out each field that refuses an explicit 0 in
+// files and JSON means.
+var leftOut = map[string]string{"times": "unlimited", "every": "each match", "probability": "always"}
+
+// zeroMessage is the problem with an explicit 0 for field, one of leftOut's.
+func zeroMessage(field string) string {
+	return fmt.Sprintf("must be more than 0 (leave it out for %s)", leftOut[field])
+}
+
 func fieldErrorf(path, format string, args ...any) error {
 	return &FieldError{Path: path, Message: fmt.Sprintf(format, args...)}
 }
@@ -419,8 +433,8 @@ func (m Match) validate() error {
 }
 
 func checkGlob(field, pattern string) error {
-	if _, err := path.Match(pattern, ""); err != nil {
-		return fieldErrorf(field, "%q is not a valid glob pattern", pattern)
+	if _, err := compileGlob(pattern); err != nil {
+		return fieldErrorf(field, "%q is not a valid glob pattern: %v", pattern, err)
 	}
 	return nil
 }
@@ -466,8 +480,9 @@ func validToken(s string) bool {
 }
 
 // ParseRules reads a JSON array of rules, as the admin API takes them, and
-// validates them. Unknown fields are refused. Errors are *FieldError with
-// paths such as "rules[0].respond.status".
+// validates them. Unknown fields are refused, and so is an explicit 0 for
+// times, every or probability (see Rule). Errors are *FieldError with paths
+// such as "rules[0].respond.status".
 func ParseRules(data []byte) ([]Rule, error) {
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
@@ -484,6 +499,29 @@ func ParseRules(data []byte) ([]Rule, error) {
 				return nil, fieldErrorf(joinPath(p, te.Field), "cannot use a JSON %s as %s", te.Value, te.Type)
 			}
 			return nil, &FieldError{Path: p, Message: jsonMessage(err)}
+		}
+		// Which fields were given: 0 in a Rule means left out.
+		var given struct {
+			Times       *json.RawMessage `json:"times"`
+			Every       *json.RawMessage `json:"every"`
+			Probability *json.RawMessage `json:"probability"`
+		}
+		if err := json.Unmarshal(raw, &given); err != nil {
+			return nil, &FieldError{Path: p, Message: jsonMessage(err)}
+		}
+		r := &rules[i]
+		for _, f := range []struct {
+			name  string
+			given bool
+			zero  bool
+		}{
+			{"times", given.Times != nil, r.Times == 0},
+			{"every", given.Every != nil, r.Every == 0},
+			{"probability", given.Probability != nil, r.Probability == 0},
+		} {
+			if f.given && f.zero {
+				return nil, fieldErrorf(joinPath(p, f.name), "%s", zeroMessage(f.name))
+			}
 		}
 	}
 	if err := ValidateRules(rules); err != nil {

@@ -28,6 +28,11 @@ func TestParseRules(t *testing.T) {
 			want: []Rule{{Delay: &Delay{Min: ms(50), Max: ms(250)}, Fault: FaultSlowBody}},
 		},
 		{
+			name: "after 0 skips none, and null counts are left out",
+			src:  `[{"after":0,"times":null,"every":null,"probability":null,"fault":"empty_response"}]`,
+			want: []Rule{{Fault: FaultEmptyResponse}},
+		},
+		{
 			name: "an empty array is no rules",
 			src:  `[]`,
 			want: []Rule{},
@@ -60,6 +65,11 @@ func TestParseRulesRefusesBadRules(t *testing.T) {
 		{"a wrongly typed field names its path", `[{"fault":"empty_response"},{"respond":{"status":"500"}}]`, "rules[1].respond.status", "cannot use a JSON string as int"},
 		{"an invalid status names its path", `[{"respond":{"status":700}}]`, "rules[0].respond.status", "700 is not an HTTP error status (400..599)"},
 		{"a rule that does nothing is refused", `[{"fault":"empty_response"},{"times":1}]`, "rules[1]", "a rule needs at least one of respond, delay or fault"},
+		{"probability 0 is refused, not taken as always", `[{"probability":0,"respond":{"status":503}}]`, "rules[0].probability", "must be more than 0 (leave it out for always)"},
+		{"probability 0.0 is refused", `[{"fault":"empty_response"},{"probability":0.0,"fault":"empty_response"}]`, "rules[1].probability", "must be more than 0 (leave it out for always)"},
+		{"times 0 is refused, not taken as unlimited", `[{"times":0,"respond":{"status":503}}]`, "rules[0].times", "must be more than 0 (leave it out for unlimited)"},
+		{"every 0 is refused", `[{"every":0,"respond":{"status":503}}]`, "rules[0].every", "must be more than 0 (leave it out for each match)"},
+		{"a 0 in another case is refused too", `[{"Times":0,"respond":{"status":503}}]`, "rules[0].times", "must be more than 0 (leave it out for unlimited)"},
 		{"something other than an array is refused", `{"fault":"empty_response"}`, "rules", "must be a JSON array of rules, got a JSON object"},
 	}
 	for _, tt := range tests {
