@@ -78,7 +78,8 @@ func WithSeed(seed uint64) Option {
 }
 
 // WithAPIKeys restricts the accepted API keys, like -api-key. The first one is
-// the key that Client sends.
+// the key that Client sends (else the fixtures' first api_keys entry, else
+// DefaultAPIKey).
 func WithAPIKeys(keys ...string) Option {
 	return func(s *settings) { s.apiKeys = append(s.apiKeys, keys...) }
 }
@@ -184,8 +185,11 @@ func NewServer(opts ...Option) (*TestServer, error) {
 	}
 	ts := &TestServer{Server: srv, APIKey: DefaultAPIKey, http: httptest.NewServer(srv)}
 	ts.URL = ts.http.URL
-	if len(s.apiKeys) > 0 {
+	switch {
+	case len(s.apiKeys) > 0:
 		ts.APIKey = s.apiKeys[0]
+	case data != nil && len(data.APIKeys) > 0:
+		ts.APIKey = data.APIKeys[0]
 	}
 	return ts, nil
 }
@@ -242,9 +246,13 @@ func (s *TestServer) Client() *http.Client {
 	return &c
 }
 
-// Close shuts the server down and waits for requests in flight. The test's
-// cleanup calls it; calling it earlier is safe.
-func (s *TestServer) Close() { s.http.Close() }
+// Close shuts the server down: injected delays in flight end at once, and it
+// waits for the other requests in flight. The test's cleanup calls it;
+// calling it earlier is safe.
+func (s *TestServer) Close() {
+	s.Server.Close()
+	s.http.Close()
+}
 
 type keyTransport struct {
 	key  string

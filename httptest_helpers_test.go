@@ -246,3 +246,10 @@ func TestScenarioAndRateLimitOptions(t *testing.T) {
 		t.Errorf("after Reset: %d, want 200", got)
 	}
 }
+
+func TestClientSendsTheFixturesKey(t *testing.T) {
+	srv := agentmock.NewTestServer(t, agentmock.WithFixtureYAML([]byte("api_keys: [from_file]\nagents:\n  - key: agt_x\n")))
+	if got := status(t, srv.Client(), srv.URL+"/v2/agents/agt_x/sessions"); got != 200 || srv.APIKey != "from_file" {
+		t.Errorf("status %d with key %q, want 200 with from_file", got, srv.APIKey)
+	}
+}

@@ -84,7 +84,7 @@ func (s *Server) adminScenarios(w http.ResponseWriter, _ *http.Request, _ httpro
 
 // activations lists the active scenarios with their keys redacted.
 func (s *Server) activations() []scenarios.Activation {
-	active := s.engine.Active()
+	active := append([]scenarios.Activation{}, s.engine.Active()...) // [] rather than null
 	for i := range active {
 		active[i].APIKey = KeyFingerprint(active[i].APIKey)
 	}

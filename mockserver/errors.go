@@ -18,6 +18,7 @@ const (
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeInternal         = "internal_error"
+	codeUnavailable      = "service_unavailable"
 )
 
 // apiError is an error response before it is written.

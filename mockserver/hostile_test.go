@@ -244,7 +244,7 @@ func hostileCases() []hostileCase {
 		{name: "a bare bearer", req: get(list, "X-Api-Key", "", "Authorization", "Bearer "), want: []int{401}},
 		// Prefer
 		{name: "a Prefer code of 30 digits", req: get(list, "Prefer", "code="+strings.Repeat("9", 30)), want: []int{400}, field: "Prefer"},
-		{name: "a Prefer code out of range", req: get(list, "Prefer", "code=99999"), want: []int{200}},
+		{name: "a Prefer code out of range", req: get(list, "Prefer", "code=99999"), want: []int{400}},
 		{name: "a Prefer code of 200", req: get(list, "Prefer", "code=200"), want: []int{200}},
 		{name: "a Prefer scenario of invalid UTF-8", req: get(list, "Prefer", "scenario=\xff"), want: []int{400}, field: "Prefer"},
 		{name: "a Prefer of 10000 separators", req: get(list, "Prefer", strings.Repeat(",;", 5000)), want: []int{200}},

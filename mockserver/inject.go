@@ -81,7 +81,7 @@ func (s *Server) decide(r *http.Request, route, agentKey, key string) (scenarios
 	}
 	if code := preference(prefer, "code"); code != "" {
 		status, err := strconv.Atoi(code)
-		if err != nil {
+		if err != nil || status < 100 || status > 599 {
 			return scenarios.Decision{}, invalidRequest(map[string]string{"Prefer": "code must be an HTTP status, such as code=429"})
 		}
 		return scenarios.ForStatus(status), nil
@@ -114,11 +114,16 @@ func preference(values []string, name string) string {
 // carryOut does what d says, calling normal for the normal response.
 func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, normal func(http.ResponseWriter)) {
 	if d.Fault == scenarios.FaultSlowBody {
-		dribble(w, r.Context(), capture(normal), d.Delay)
+		s.dribble(w, r.Context(), capture(normal), d.Delay)
 		return
 	}
-	if d.Delay > 0 && !sleep(r.Context(), d.Delay) {
-		w.status = statusClientGone
+	if d.Delay > 0 && !s.sleep(r.Context(), d.Delay) {
+		if r.Context().Err() != nil {
+			w.status = statusClientGone
+		} else {
+			s.writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+				messages: []string{"the server is shutting down"}})
+		}
 		return
 	}
 	switch {
@@ -143,7 +148,10 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 			h.Set("Retry-After", ceilSeconds(d.RetryAfter))
 		}
 		e := &apiError{status: d.Status, code: d.Code, messages: []string{d.Message}}
-		if d.Status == http.StatusNotFound {
+		switch d.Status {
+		case http.StatusBadRequest: // every 400 names what was wrong
+			e.fieldErrors = map[string]string{"request": d.Message}
+		case http.StatusNotFound:
 			e.id = w.call.agentKey
 		}
 		s.writeError(w, e)
@@ -152,14 +160,17 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 	}
 }
 
-// sleep waits for d, or until ctx is done; it reports whether it waited all of d.
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits for d, or until the client goes away (ctx is done) or the
+// server closes; it reports whether it waited all of d.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-s.closing:
 		return false
 	}
 }
@@ -180,13 +191,13 @@ func closeConnection(w http.ResponseWriter, reset bool) {
 
 // dribble writes a recorded response with its body spread over d, in up to
 // 20 pieces, and stops when the client goes away.
-func dribble(w *responseWriter, ctx context.Context, rec *recorder, d time.Duration) {
+func (s *Server) dribble(w *responseWriter, ctx context.Context, rec *recorder, d time.Duration) {
 	rec.writeHeader(w)
 	body := rec.body.Bytes()
 	pieces := min(len(body), 20)
 	rc := http.NewResponseController(w)
 	for i := range pieces {
-		if i > 0 && !sleep(ctx, d/time.Duration(pieces)) {
+		if i > 0 && !s.sleep(ctx, d/time.Duration(pieces)) {
 			return
 		}
 		w.Write(body[i*len(body)/pieces : (i+1)*len(body)/pieces])

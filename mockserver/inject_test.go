@@ -436,3 +436,73 @@ func TestVerySlowRateLimitDoesNotOverflow(t *testing.T) {
 		t.Errorf("%+v, want a refusal with positive waits", q)
 	}
 }
+
+func TestCloseEndsDelaysWithA503(t *testing.T) {
+	s := newTestServer(t)
+	url := serve(t, s)
+	mustActivate(t, s, "", scenarios.Rule{Delay: &scenarios.Delay{Min: scenarios.Duration(time.Hour), Max: scenarios.Duration(time.Hour)}})
+	got := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", url+"/v2/agents/agt_a/sessions", nil)
+		req.Header.Set("X-Api-Key", "k")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- 0
+			return
+		}
+		resp.Body.Close()
+		got <- resp.StatusCode
+	}()
+	for len(s.Requests()) == 0 && !delayed(s) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Close()
+	select {
+	case status := <-got:
+		if status != 503 {
+			t.Errorf("status %d, want 503", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the delay")
+	}
+}
+
+// delayed reports whether the server has a request waiting in a delay: the
+// rule has matched once.
+func delayed(s *Server) bool {
+	for _, a := range s.engine.Active() {
+		for _, r := range a.Rules {
+			if r.Matched > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestInjectedErrorsUseTheServersCodes(t *testing.T) {
+	s := newTestServer(t)
+	for status, code := range map[int]string{413: codePayloadTooLarge, 415: codeUnsupportedMedia, 405: codeMethodNotAllowed, 503: codeUnavailable} {
+		if e := decodeError(t, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", fmt.Sprint("code=", status))); e.Code != code {
+			t.Errorf("Prefer: code=%d gave %q, want %q", status, e.Code, code)
+		}
+	}
+	if e := decodeError(t, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", "code=400")); len(e.FieldErrors) == 0 {
+		t.Error("an injected 400 has no field_errors")
+	}
+}
+
+func TestJournalRecordsWrongMethodsAndUnknownRoutes(t *testing.T) {
+	s := newTestServer(t)
+	do(s, "PUT", "/v2/agents/agt_a/sessions")
+	do(s, "GET", "/v2/agentz")
+	admin(s, "GET", "/__admin/nope", "")
+	var got []string
+	for _, r := range s.Requests() {
+		got = append(got, fmt.Sprint(r.Method, " ", r.Path, " ", r.Status, " ", r.ErrorCode))
+	}
+	want := "[PUT /v2/agents/agt_a/sessions 405 method_not_allowed GET /v2/agentz 404 not_found]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("journal %v, want %s", got, want)
+	}
+}

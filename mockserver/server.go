@@ -115,12 +115,15 @@ type Server struct {
 	writers sync.Pool // *responseWriter
 
 	requestSeq atomic.Uint64
+
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
 // New returns a server with the options applied. Without WithData it serves
 // the built-in data.
 func New(opts ...Option) (*Server, error) {
-	s := &Server{cfg: config{seed: fixtures.DefaultSeed, journalSize: DefaultJournalSize}}
+	s := &Server{cfg: config{seed: fixtures.DefaultSeed, journalSize: DefaultJournalSize}, closing: make(chan struct{})}
 	s.buffers.New = func() any { return new([]byte) }
 	s.writers.New = func() any { return new(responseWriter) }
 	for _, o := range opts {
@@ -304,6 +307,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["Access-Control-Expose-Headers"] = corsExposeHeaders
 	rw := s.writers.Get().(*responseWriter)
 	*rw = responseWriter{ResponseWriter: w}
+	if !strings.HasPrefix(r.URL.Path, "/__admin/") {
+		// The journal records every request but the admin API's; the routes
+		// of the API fill in more.
+		rw.call = call{srv: s, req: r, start: time.Now()}
+	}
 	defer s.writers.Put(rw)
 	defer func() {
 		if v := recover(); v != nil {
@@ -403,6 +411,14 @@ func (s *Server) authenticate(key string, ds *dataset) *apiError {
 			messages: []string{"the API key is not accepted"}}
 	}
 	return nil
+}
+
+// Close ends the injected delays and slow bodies in flight and to come: a
+// delayed request answers 503 service_unavailable at once. Call it before
+// shutting down the HTTP server, whose graceful shutdown would otherwise
+// wait for them. Other requests are served as before.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // ActivateScenario makes the named scenario active for requests with apiKey,

@@ -258,11 +258,12 @@ func (e *Engine) DecideNamed(name string, r Request) (Decision, error) {
 
 // ForStatus returns the decision for "Prefer: code=NNN": an error response
 // with the API's code for status, a default message, and for a 429
-// DefaultRetryAfter. The codes are 400 invalid_request, 401 unauthorized,
-// 403 forbidden, 404 agent_not_found, 409 session_exists, 429
-// rate_limit_exceeded, 500 internal_error, 502 bad_gateway, 503
-// service_unavailable, 504 gateway_timeout, and "error" for other
-// statuses. A status outside 400..599 gives the zero Decision (normal
+// DefaultRetryAfter. The codes are the server's own: 400 invalid_request,
+// 401 unauthorized, 403 forbidden, 404 agent_not_found, 405
+// method_not_allowed, 409 session_exists, 413 payload_too_large, 415
+// unsupported_media_type, 429 rate_limit_exceeded, 500 internal_error, 502
+// bad_gateway, 503 service_unavailable, 504 gateway_timeout, and "error"
+// for other statuses. A status outside 400..599 gives the zero Decision (normal
 // behaviour), as Prism serves the documented success for code=200.
 func ForStatus(status int) Decision {
 	if status < 400 || status > 599 {
@@ -290,8 +291,14 @@ func codeFor(status int) string {
 		return "forbidden"
 	case 404:
 		return "agent_not_found"
+	case 405:
+		return "method_not_allowed"
 	case 409:
 		return "session_exists"
+	case 413:
+		return "payload_too_large"
+	case 415:
+		return "unsupported_media_type"
 	case 429:
 		return "rate_limit_exceeded"
 	case 500:
@@ -307,17 +314,20 @@ func codeFor(status int) string {
 }
 
 var defaultMessages = map[string]string{
-	"invalid_request":     "the request is invalid",
-	"unauthorized":        "missing or invalid API key",
-	"forbidden":           "this API key may not access this agent",
-	"agent_not_found":     "the agent does not exist",
-	"session_not_found":   "the session does not exist",
-	"session_exists":      "the session already exists",
-	"rate_limit_exceeded": "rate limit exceeded; retry later",
-	"internal_error":      "internal server error",
-	"bad_gateway":         "bad gateway",
-	"service_unavailable": "service unavailable; retry later",
-	"gateway_timeout":     "gateway timeout",
+	"invalid_request":        "the request is invalid",
+	"unauthorized":           "missing or invalid API key",
+	"forbidden":              "this API key may not access this agent",
+	"agent_not_found":        "the agent does not exist",
+	"session_not_found":      "the session does not exist",
+	"session_exists":         "the session already exists",
+	"method_not_allowed":     "method not allowed",
+	"payload_too_large":      "the body is too large",
+	"unsupported_media_type": "the body must be application/json",
+	"rate_limit_exceeded":    "rate limit exceeded; retry later",
+	"internal_error":         "internal server error",
+	"bad_gateway":            "bad gateway",
+	"service_unavailable":    "service unavailable; retry later",
+	"gateway_timeout":        "gateway timeout",
 }
 
 func messageFor(status int, code, agentKey string) string {

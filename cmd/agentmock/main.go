@@ -348,6 +348,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitError
 		case <-ctx.Done():
 			log.Info("shutting down")
+			srv.Close() // injected delays would hold the shutdown up
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := hs.Shutdown(sctx); err != nil {

@@ -251,3 +251,37 @@ func TestTheExampleFilesLoad(t *testing.T) {
 		t.Errorf("key_a on agt_customer_support: %d, want 200", got)
 	}
 }
+
+func TestStopEndsInjectedDelays(t *testing.T) {
+	r := start(t, noEnv)
+	req, _ := http.NewRequest("PUT", r.url+"/__admin/scenario", strings.NewReader(`{"rules":[{"delay":"1h"}]}`))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("activate: %v %v", resp, err)
+	}
+	got := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", r.url+"/v2/agents/agt_customer_support/sessions", nil)
+		req.Header.Set("X-Api-Key", "k")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- 0
+			return
+		}
+		resp.Body.Close()
+		got <- resp.StatusCode
+	}()
+	time.Sleep(200 * time.Millisecond) // the request is in its delay
+	r.stop()
+	select {
+	case code := <-r.exit:
+		if code != exitOK {
+			t.Errorf("exit status %d, want 0", code)
+		}
+		r.exit <- code // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server is still waiting for the delayed request")
+	}
+	if status := <-got; status != 503 {
+		t.Errorf("the delayed request got %d, want 503", status)
+	}
+}
