@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentmock/agentmock"
+	"github.com/agentmock/agentmock/mockserver"
 )
 
 // fetch sends one list request and reads the whole response.
@@ -42,7 +43,7 @@ func BenchmarkNewTestServer(b *testing.B) {
 // BenchmarkBareHTTPTest is the floor: an httptest server whose handler
 // writes a fixed page of the same size.
 func BenchmarkBareHTTPTest(b *testing.B) {
-	srv, err := agentmock.NewServer()
+	srv, err := mockserver.New()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +51,6 @@ func BenchmarkBareHTTPTest(b *testing.B) {
 	req := httptest.NewRequest("GET", "/v2/agents/agt_customer_support/sessions?limit=25", nil)
 	req.Header.Set("X-Api-Key", "k")
 	srv.ServeHTTP(rec, req)
-	srv.Close()
 	page := rec.Body.Bytes()
 	b.ReportAllocs()
 	for b.Loop() {

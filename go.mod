@@ -8,3 +8,5 @@ require (
 	github.com/julienschmidt/httprouter v1.3.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/tidwall/btree v1.8.2

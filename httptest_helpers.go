@@ -1,4 +1,4 @@
-// Package agentmock runs the mock List Agent Sessions API inside Go tests.
+// Package agentmock runs the mock Agents API inside Go tests.
 // NewTestServer starts a server on a loopback port for one test and closes it
 // when the test ends; options choose its data and behaviour. Every server is
 // independent, so parallel tests never see each other's state.
@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -22,126 +23,77 @@ import (
 )
 
 // DefaultAPIKey is the key that a TestServer's Client sends when neither
-// WithAPIKeys nor the request gives one.
+// WithAPIKeys nor the fixtures give one.
 const DefaultAPIKey = "test_key"
 
-// Option configures a TestServer.
-type Option func(*settings)
+// Option configures a TestServer. It is mockserver.Option: the same options
+// configure mockserver.New, and the functions here are those of mockserver.
+type Option = mockserver.Option
 
-type settings struct {
-	load          func(seed uint64) (*fixtures.Data, error)
-	generate      []generated
-	seed          uint64
-	apiKeys       []string
-	noAuth        bool
-	logger        *slog.Logger
-	loadScenarios []func() ([]scenarios.Scenario, error)
-	server        []mockserver.Option
-	rateLimit     string
-}
-
-type generated struct {
-	agentKey string
-	n        int
-}
-
-// WithFixtureFile serves the fixtures file at path instead of the built-in data.
-func WithFixtureFile(path string) Option {
-	return func(s *settings) {
-		s.load = func(seed uint64) (*fixtures.Data, error) { return fixtures.LoadFile(path, seed) }
-	}
-}
+// WithFixtureFile serves the fixtures file at path instead of the built-in
+// data, like -fixtures.
+func WithFixtureFile(path string) Option { return mockserver.WithFixtureFile(path) }
 
 // WithFixtureFS serves the fixtures file at path in fsys, such as an embed.FS.
-func WithFixtureFS(fsys fs.FS, path string) Option {
-	return func(s *settings) {
-		s.load = func(seed uint64) (*fixtures.Data, error) { return fixtures.LoadFS(fsys, path, seed) }
-	}
-}
+func WithFixtureFS(fsys fs.FS, path string) Option { return mockserver.WithFixtureFS(fsys, path) }
 
 // WithFixtureYAML serves fixtures given as YAML text.
-func WithFixtureYAML(yaml []byte) Option {
-	return func(s *settings) {
-		s.load = func(seed uint64) (*fixtures.Data, error) { return fixtures.Load("fixture YAML", yaml, seed) }
-	}
-}
+func WithFixtureYAML(yaml []byte) Option { return mockserver.WithFixtureYAML(yaml) }
+
+// WithData serves d instead of the built-in data.
+func WithData(d *fixtures.Data) Option { return mockserver.WithData(d) }
 
 // WithGenerated adds n generated sessions to agentKey, creating the agent if
-// the data has none, like the -generate flag.
-func WithGenerated(agentKey string, n int) Option {
-	return func(s *settings) { s.generate = append(s.generate, generated{agentKey, n}) }
-}
+// the data has none, like -generate.
+func WithGenerated(agentKey string, n int) Option { return mockserver.WithGenerated(agentKey, n) }
 
 // WithSeed seeds generated data that gives no seed of its own, like -seed.
-func WithSeed(seed uint64) Option {
-	return func(s *settings) { s.seed = seed }
-}
+func WithSeed(seed uint64) Option { return mockserver.WithSeed(seed) }
 
 // WithAPIKeys restricts the accepted API keys, like -api-key. The first one is
-// the key that Client sends (else the fixtures' first api_keys entry, else
-// DefaultAPIKey).
-func WithAPIKeys(keys ...string) Option {
-	return func(s *settings) { s.apiKeys = append(s.apiKeys, keys...) }
-}
+// the key that Client sends.
+func WithAPIKeys(keys ...string) Option { return mockserver.WithAPIKeys(keys...) }
 
 // WithoutAuth turns authentication off, like -no-auth.
-func WithoutAuth() Option {
-	return func(s *settings) { s.noAuth = true }
-}
+func WithoutAuth() Option { return mockserver.WithoutAuth() }
 
 // WithLogger sends the server's logs to l. By default they are discarded.
-func WithLogger(l *slog.Logger) Option {
-	return func(s *settings) { s.logger = l }
-}
+func WithLogger(l *slog.Logger) Option { return mockserver.WithLogger(l) }
 
-// WithScenario activates the named scenario for everyone from the start, like
-// -scenario. Reset activates it again with fresh counters.
-func WithScenario(name string) Option {
-	return func(s *settings) { s.server = append(s.server, mockserver.WithScenario(name)) }
-}
+// WithScenarios adds scenarios to the built-in ones.
+func WithScenarios(s ...scenarios.Scenario) Option { return mockserver.WithScenarios(s...) }
 
 // WithScenarioFile adds the scenarios of a YAML file to the built-in ones,
 // like -scenarios.
-func WithScenarioFile(path string) Option {
-	return func(s *settings) {
-		s.loadScenarios = append(s.loadScenarios, func() ([]scenarios.Scenario, error) { return scenarios.LoadFile(path) })
-	}
-}
+func WithScenarioFile(path string) Option { return mockserver.WithScenarioFile(path) }
 
 // WithScenarioYAML adds scenarios given as YAML text.
-func WithScenarioYAML(yaml []byte) Option {
-	return func(s *settings) {
-		s.loadScenarios = append(s.loadScenarios, func() ([]scenarios.Scenario, error) { return scenarios.Load("scenario YAML", yaml) })
-	}
-}
+func WithScenarioYAML(yaml []byte) Option { return mockserver.WithScenarioYAML(yaml) }
+
+// WithScenario activates the named scenario for everyone from the start, like
+// -scenario. Reset activates it again with fresh counters.
+func WithScenario(name string) Option { return mockserver.WithScenario(name) }
 
 // WithRateLimit sets a token bucket per API key, like -rate-limit
 // ("10/s,burst=20").
-func WithRateLimit(spec string) Option {
-	return func(s *settings) { s.rateLimit = spec }
-}
+func WithRateLimit(spec string) Option { return mockserver.WithRateLimit(spec) }
 
 // WithJournalSize sets how many requests the journal keeps, like
 // -journal-size; 0 turns it off.
-func WithJournalSize(n int) Option {
-	return func(s *settings) { s.server = append(s.server, mockserver.WithJournalSize(n)) }
-}
+func WithJournalSize(n int) Option { return mockserver.WithJournalSize(n) }
 
 // WithAdminToken makes the admin API require Authorization: Bearer token,
 // like -admin-token.
-func WithAdminToken(token string) Option {
-	return func(s *settings) { s.server = append(s.server, mockserver.WithAdminToken(token)) }
-}
+func WithAdminToken(token string) Option { return mockserver.WithAdminToken(token) }
 
-// TestServer is a running mock API. Its embedded *mockserver.Server gives
-// access to the data, such as Reset and Reload.
+// TestServer is a running mock API, with the controls a test needs.
 type TestServer struct {
-	*mockserver.Server
 	// URL is the base URL, such as http://127.0.0.1:54321, with no trailing slash.
 	URL string
 	// APIKey is the key that Client adds to requests that carry none.
 	APIKey string
 
+	srv  *mockserver.Server
 	http *httptest.Server
 }
 
@@ -161,81 +113,16 @@ func NewTestServer(tb testing.TB, opts ...Option) *TestServer {
 // NewServer starts a mock API on a loopback port, like NewTestServer, for
 // code that has no testing.TB. The caller must Close it.
 func NewServer(opts ...Option) (*TestServer, error) {
-	s := settings{seed: fixtures.DefaultSeed}
-	for _, o := range opts {
-		o(&s)
-	}
-	data, err := s.data()
+	srv, err := mockserver.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("agentmock: %w", err)
 	}
-	mopts, err := s.serverOptions(data)
-	if err != nil {
-		return nil, fmt.Errorf("agentmock: %w", err)
+	ts := &TestServer{srv: srv, APIKey: srv.ClientKey(), http: httptest.NewServer(srv)}
+	if ts.APIKey == "" {
+		ts.APIKey = DefaultAPIKey
 	}
-	if s.noAuth {
-		mopts = append(mopts, mockserver.WithoutAuth())
-	}
-	if s.logger != nil {
-		mopts = append(mopts, mockserver.WithLogger(s.logger))
-	}
-	srv, err := mockserver.New(mopts...)
-	if err != nil {
-		return nil, fmt.Errorf("agentmock: %w", err)
-	}
-	ts := &TestServer{Server: srv, APIKey: DefaultAPIKey, http: httptest.NewServer(srv)}
 	ts.URL = ts.http.URL
-	switch {
-	case len(s.apiKeys) > 0:
-		ts.APIKey = s.apiKeys[0]
-	case data != nil && len(data.APIKeys) > 0:
-		ts.APIKey = data.APIKeys[0]
-	}
 	return ts, nil
-}
-
-func (s *settings) serverOptions(data *fixtures.Data) ([]mockserver.Option, error) {
-	opts := []mockserver.Option{mockserver.WithSeed(s.seed), mockserver.WithAPIKeys(s.apiKeys...)}
-	if data != nil {
-		opts = append(opts, mockserver.WithData(data))
-	}
-	for _, load := range s.loadScenarios {
-		sc, err := load()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, mockserver.WithScenarios(sc))
-	}
-	if s.rateLimit != "" {
-		rl, err := fixtures.ParseRateLimit(s.rateLimit)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, mockserver.WithRateLimit(rl))
-	}
-	return append(opts, s.server...), nil
-}
-
-// data loads the data the options ask for, or returns nil for the built-in
-// data, which mockserver shares between servers.
-func (s *settings) data() (*fixtures.Data, error) {
-	load := s.load
-	if load == nil {
-		if len(s.generate) == 0 && s.seed == fixtures.DefaultSeed {
-			return nil, nil
-		}
-		load = fixtures.BuiltIn
-	}
-	d, err := load(s.seed)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range s.generate {
-		if d, err = d.WithGenerated(g.agentKey, g.n, s.seed); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
 }
 
 // Client returns an HTTP client for the server that adds the x-api-key header
@@ -250,9 +137,49 @@ func (s *TestServer) Client() *http.Client {
 // waits for the other requests in flight. The test's cleanup calls it;
 // calling it earlier is safe.
 func (s *TestServer) Close() {
-	s.Server.Close()
+	s.srv.Close()
 	s.http.Close()
 }
+
+// Reset goes back to the state at start, as POST /__admin/reset does.
+func (s *TestServer) Reset() { s.srv.Reset() }
+
+// Replace serves d until the next Reset, as PUT /__admin/fixtures does.
+func (s *TestServer) Replace(d *fixtures.Data) error { return s.srv.Replace(d) }
+
+// ActivateScenario makes the named scenario active for requests with apiKey,
+// or for everyone when apiKey is "", with fresh counters.
+func (s *TestServer) ActivateScenario(name, apiKey string) error {
+	return s.srv.ActivateScenario(name, apiKey)
+}
+
+// ActivateRules makes inline rules active, like ActivateScenario. name labels
+// them in the journal; seed 0 means scenarios.DefaultSeed.
+func (s *TestServer) ActivateRules(name string, seed uint64, rules []scenarios.Rule, apiKey string) error {
+	return s.srv.ActivateRules(name, seed, rules, apiKey)
+}
+
+// DeactivateScenario ends the scenario active for apiKey, or for everyone
+// when apiKey is "".
+func (s *TestServer) DeactivateScenario(apiKey string) { s.srv.DeactivateScenario(apiKey) }
+
+// Requests returns the journal: the latest requests to the API, oldest first.
+func (s *TestServer) Requests() []mockserver.Request { return s.srv.Requests() }
+
+// ClearRequests empties the journal.
+func (s *TestServer) ClearRequests() { s.srv.ClearRequests() }
+
+// Now returns the server's clock.
+func (s *TestServer) Now() time.Time { return s.srv.Now() }
+
+// SetClock stops the server's clock at t, for created_at and tti expiry.
+func (s *TestServer) SetClock(t time.Time) { s.srv.SetClock(t) }
+
+// AdvanceClock moves the server's clock forward by d and stops it there.
+func (s *TestServer) AdvanceClock(d time.Duration) { s.srv.AdvanceClock(d) }
+
+// RealClock gives the server the real clock back.
+func (s *TestServer) RealClock() { s.srv.RealClock() }
 
 type keyTransport struct {
 	key  string
@@ -277,7 +204,8 @@ func (t keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // AssertRequests fails the test, with a go-cmp diff, unless the journal holds
 // exactly the requests in want, in order. Fields left zero in a wanted
 // request are not compared, so a test names only what it cares about, such as
-// Status and Rule; APIKey compares with mockserver.KeyFingerprint(key).
+// Status and Rule; APIKey compares with mockserver.KeyFingerprint(key), and
+// Status NoStatus asks for a request that got no status (a fault).
 func (s *TestServer) AssertRequests(tb testing.TB, want ...mockserver.Request) {
 	tb.Helper()
 	got := s.Requests()
@@ -289,8 +217,15 @@ func (s *TestServer) AssertRequests(tb testing.TB, want ...mockserver.Request) {
 	}
 }
 
+// NoStatus, as the Status of a wanted request, asks AssertRequests for a
+// request that got no status, such as one that a fault cut off.
+const NoStatus = -1
+
 // onlyFieldsOf returns got with every field zeroed that is zero in want.
 func onlyFieldsOf(want, got mockserver.Request) mockserver.Request {
+	if want.Status == NoStatus && got.Status == 0 {
+		got.Status = NoStatus
+	}
 	w, g := reflect.ValueOf(want), reflect.ValueOf(&got).Elem()
 	for i := range w.NumField() {
 		if w.Field(i).IsZero() {

@@ -23,10 +23,8 @@ const (
 	maxScenarioBody = 1 << 20
 )
 
-const codePayloadTooLarge = "payload_too_large"
-
 func (s *Server) adminRoutes(r *httprouter.Router) {
-	r.GET("/__admin/health", s.health)
+	r.GET("/__admin/health", s.admin(s.health))
 	r.POST("/__admin/reset", s.admin(s.adminReset))
 	r.GET("/__admin/scenarios", s.admin(s.adminScenarios))
 	r.PUT("/__admin/scenario", s.admin(s.adminActivate))
@@ -39,37 +37,45 @@ func (s *Server) adminRoutes(r *httprouter.Router) {
 	r.DELETE("/__admin/clock", s.admin(s.adminRealClock))
 }
 
-// admin checks the admin token, when one is set.
-func (s *Server) admin(h httprouter.Handle) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		if s.cfg.adminToken != "" {
-			if subtle.ConstantTimeCompare([]byte(bearerToken(r)), []byte(s.cfg.adminToken)) != 1 {
-				s.writeError(w, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
-					messages: []string{"the admin API wants Authorization: Bearer <admin token>"}})
-				return
-			}
+// admin makes the httprouter handle of an admin route: it checks the admin
+// token, when one is set, but for the health check.
+func (s *Server) admin(h handler) httprouter.Handle {
+	return func(w http.ResponseWriter, hr *http.Request, ps httprouter.Params) {
+		rw := w.(*responseWriter)
+		r := rw.req
+		r.params = ps
+		err := s.adminAuthorized(r)
+		if err == nil {
+			err = h(rw, r)
 		}
-		h(w, r, ps)
+		if err != nil {
+			s.writeError(rw, r, err)
+		}
 	}
 }
 
-func writeValue(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only our own types get here
+func (s *Server) adminAuthorized(r *request) error {
+	if s.cfg.adminToken == nil || r.URL.Path == "/__admin/health" {
+		return nil
 	}
-	writeJSON(w, status, append(b, '\n'))
+	if subtle.ConstantTimeCompare([]byte(bearerToken(r.Request)), []byte(*s.cfg.adminToken)) != 1 {
+		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
+			messages: []string{"the admin API wants Authorization: Bearer <admin token>"}}
+	}
+	return nil
 }
 
 var statusOK = map[string]string{"status": "ok"}
 
-func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+func (s *Server) health(w http.ResponseWriter, _ *request) error {
 	writeValue(w, http.StatusOK, statusOK)
+	return nil
 }
 
-func (s *Server) adminReset(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+func (s *Server) adminReset(w http.ResponseWriter, _ *request) error {
 	s.Reset()
 	writeValue(w, http.StatusOK, statusOK)
+	return nil
 }
 
 // scenarioList is the body of GET /__admin/scenarios.
@@ -78,8 +84,9 @@ type scenarioList struct {
 	Active    []scenarios.Activation `json:"active"`
 }
 
-func (s *Server) adminScenarios(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+func (s *Server) adminScenarios(w http.ResponseWriter, _ *request) error {
 	writeValue(w, http.StatusOK, scenarioList{Scenarios: s.engine.Scenarios(), Active: s.activations()})
+	return nil
 }
 
 // activations lists the active scenarios with their keys redacted.
@@ -99,20 +106,17 @@ type activation struct {
 	Rules  json.RawMessage `json:"rules"`
 }
 
-func (s *Server) adminActivate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, e := readBody(w, r, maxScenarioBody)
-	if e != nil {
-		s.writeError(w, e)
-		return
+func (s *Server) adminActivate(w http.ResponseWriter, r *request) error {
+	body, err := readBody(w, r, maxScenarioBody)
+	if err != nil {
+		return err
 	}
 	var a activation
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&a); err != nil {
-		s.writeError(w, invalidRequest(map[string]string{"body": "want a JSON object with name, and optionally api_key, seed and rules: " + err.Error()}))
-		return
+		return invalidRequest(fieldErrors{"body": "want a JSON object with name, and optionally api_key, seed and rules: " + err.Error()})
 	}
-	var err error
 	switch {
 	case len(a.Rules) > 0:
 		var rules []scenarios.Rule
@@ -120,28 +124,28 @@ func (s *Server) adminActivate(w http.ResponseWriter, r *http.Request, _ httprou
 			err = s.engine.ActivateRules(a.Name, a.Seed, rules, a.APIKey)
 		}
 	case a.Name == "":
-		s.writeError(w, invalidRequest(map[string]string{"name": "name or rules is required"}))
-		return
+		return invalidRequest(fieldErrors{"name": "name or rules is required"})
 	default:
 		err = s.engine.Activate(a.Name, a.APIKey)
 	}
 	var fe *scenarios.FieldError
 	switch {
 	case errors.Is(err, scenarios.ErrUnknownScenario):
-		s.writeError(w, &apiError{status: http.StatusNotFound, code: codeNotFound,
-			messages: []string{fmt.Sprintf("scenario %q does not exist; GET /__admin/scenarios lists them", a.Name)}, id: a.Name})
+		return &apiError{status: http.StatusNotFound, code: codeNotFound,
+			messages: []string{fmt.Sprintf("scenario %q does not exist; GET /__admin/scenarios lists them", a.Name)}, id: a.Name}
 	case errors.As(err, &fe):
-		s.writeError(w, invalidRequest(map[string]string{fe.Path: fe.Message}))
+		return invalidRequest(fieldErrors{fe.Path: fe.Message})
 	case err != nil:
-		s.writeError(w, invalidRequest(map[string]string{"rules": err.Error()}))
-	default:
-		writeValue(w, http.StatusOK, map[string]any{"active": s.activations()})
+		return invalidRequest(fieldErrors{"rules": err.Error()})
 	}
+	writeValue(w, http.StatusOK, map[string]any{"active": s.activations()})
+	return nil
 }
 
-func (s *Server) adminDeactivate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) adminDeactivate(w http.ResponseWriter, r *request) error {
 	s.engine.Deactivate(r.URL.Query().Get("api_key"))
 	writeValue(w, http.StatusOK, statusOK)
+	return nil
 }
 
 // requestList is the body of GET /__admin/requests.
@@ -149,36 +153,37 @@ type requestList struct {
 	Requests []Request `json:"requests"`
 }
 
-func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+func (s *Server) adminRequests(w http.ResponseWriter, r *request) error {
 	q := r.URL.Query()
-	bad := map[string]string{}
+	var bad fieldErrors
 	status, limit := 0, 0
 	if v := q.Get("status"); v != "" {
 		var err error
 		if status, err = strconv.Atoi(v); err != nil {
-			bad["status"] = "status must be an HTTP status such as 429"
+			bad = bad.with("status", "status must be an HTTP status such as 429")
 		}
 	}
 	if v := q.Get("limit"); v != "" {
 		var err error
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
-			bad["limit"] = "limit must be a positive integer"
+			bad = bad.with("limit", "limit must be a positive integer")
 		}
 	}
-	if len(bad) > 0 {
-		s.writeError(w, invalidRequest(bad))
-		return
+	if bad != nil {
+		return invalidRequest(bad)
 	}
 	agentKey := q.Get("agent_key")
 	keep := func(e *Request) bool {
 		return (agentKey == "" || e.AgentKey == agentKey) && (status == 0 || e.Status == status)
 	}
 	writeValue(w, http.StatusOK, requestList{s.journal.list(keep, limit)})
+	return nil
 }
 
-func (s *Server) adminClearRequests(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+func (s *Server) adminClearRequests(w http.ResponseWriter, _ *request) error {
 	s.journal.clear()
 	writeValue(w, http.StatusOK, statusOK)
+	return nil
 }
 
 // fixturesLoaded is the body of a successful PUT /__admin/fixtures.
@@ -187,20 +192,18 @@ type fixturesLoaded struct {
 	Sessions int `json:"sessions"`
 }
 
-func (s *Server) adminFixtures(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, e := readBody(w, r, maxFixturesBody)
-	if e != nil {
-		s.writeError(w, e)
-		return
+func (s *Server) adminFixtures(w http.ResponseWriter, r *request) error {
+	body, err := readBody(w, r, maxFixturesBody)
+	if err != nil {
+		return err
 	}
 	d, err := fixtures.Load("request body", body, s.cfg.seed)
 	if err == nil {
 		err = s.Replace(d)
 	}
 	if err != nil {
-		s.writeError(w, &apiError{status: http.StatusBadRequest, code: codeInvalidRequest,
-			messages: strings.Split(err.Error(), "\n"), fieldErrors: map[string]string{"body": err.Error()}})
-		return
+		return &apiError{status: http.StatusBadRequest, code: codeInvalidRequest,
+			messages: strings.Split(err.Error(), "\n"), fieldErrors: fieldErrors{"body": err.Error()}}
 	}
 	loaded := fixturesLoaded{Agents: len(d.Agents)}
 	for _, a := range d.Agents {
@@ -208,19 +211,27 @@ func (s *Server) adminFixtures(w http.ResponseWriter, r *http.Request, _ httprou
 	}
 	s.log.Info("fixtures replaced", "agents", loaded.Agents, "sessions", loaded.Sessions)
 	writeValue(w, http.StatusOK, loaded)
+	return nil
 }
 
+// maxDiscard is how much of a body over its cap the server reads and throws
+// away before it answers 413 and closes the connection: a client that sends
+// its whole body before it reads the answer (as Python's urllib and requests
+// do) then reads the 413 instead of a connection reset.
+const maxDiscard = 64 << 20
+
 // readBody reads a request body of at most limit bytes.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: codePayloadTooLarge,
-			messages: []string{fmt.Sprintf("the body is larger than %d bytes", limit)}}
-	case err != nil:
+func readBody(w http.ResponseWriter, r *request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
 		return nil, &apiError{status: http.StatusBadRequest, code: codeInvalidRequest,
 			messages: []string{"the body could not be read: " + err.Error()}}
+	}
+	if int64(len(b)) > limit {
+		io.CopyN(io.Discard, r.Body, maxDiscard)
+		w.Header().Set("Connection", "close")
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: codePayloadTooLarge,
+			messages: []string{fmt.Sprintf("the body is larger than %d bytes", limit)}}
 	}
 	return b, nil
 }
@@ -231,20 +242,20 @@ type clockState struct {
 	Frozen bool      `json:"frozen"` // false: the real clock
 }
 
-func (s *Server) writeClock(w http.ResponseWriter) {
+func (s *Server) writeClock(w http.ResponseWriter) error {
 	writeValue(w, http.StatusOK, clockState{Now: s.clock.now(), Frozen: s.clock.frozen()})
+	return nil
 }
 
-func (s *Server) adminClock(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	s.writeClock(w)
+func (s *Server) adminClock(w http.ResponseWriter, _ *request) error {
+	return s.writeClock(w)
 }
 
 // adminSetClock takes {"advance":"90m"} or {"set":"2025-01-01T00:00:00Z"}.
-func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	body, e := readBody(w, r, maxScenarioBody)
-	if e != nil {
-		s.writeError(w, e)
-		return
+func (s *Server) adminSetClock(w http.ResponseWriter, r *request) error {
+	body, err := readBody(w, r, maxScenarioBody)
+	if err != nil {
+		return err
 	}
 	var change struct {
 		Advance *string    `json:"advance"`
@@ -253,24 +264,22 @@ func (s *Server) adminSetClock(w http.ResponseWriter, r *http.Request, _ httprou
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&change); err != nil || (change.Advance == nil) == (change.Set == nil) {
-		s.writeError(w, invalidRequest(map[string]string{"body": `want {"advance":"90m"} or {"set":"2025-01-01T00:00:00Z"}`}))
-		return
+		return invalidRequest(fieldErrors{"body": `want {"advance":"90m"} or {"set":"2025-01-01T00:00:00Z"}`})
 	}
 	if change.Set != nil {
 		s.clock.set(*change.Set)
-	} else {
-		d, err := time.ParseDuration(*change.Advance)
-		// Past year 9999, times no longer encode as RFC 3339.
-		if err != nil || d < 0 || s.clock.now().Add(d).Year() > 9999 {
-			s.writeError(w, invalidRequest(map[string]string{"advance": `advance must be a duration of 0 or more, such as "90m", that keeps the clock before year 10000`}))
-			return
-		}
-		s.clock.advance(d)
+		return s.writeClock(w)
 	}
-	s.writeClock(w)
+	d, err := time.ParseDuration(*change.Advance)
+	// Past year 9999, times no longer encode as RFC 3339.
+	if err != nil || d < 0 || s.clock.now().Add(d).Year() > 9999 {
+		return invalidRequest(fieldErrors{"advance": `advance must be a duration of 0 or more, such as "90m", that keeps the clock before year 10000`})
+	}
+	s.clock.advance(d)
+	return s.writeClock(w)
 }
 
-func (s *Server) adminRealClock(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+func (s *Server) adminRealClock(w http.ResponseWriter, _ *request) error {
 	s.clock.real()
-	s.writeClock(w)
+	return s.writeClock(w)
 }

@@ -219,7 +219,7 @@ func TestResetClearsScenarioAndJournal(t *testing.T) {
 }
 
 func TestResetRestartsTheStartScenario(t *testing.T) {
-	s := newTestServer(t, WithScenarios(nil), WithScenario("rate_limit_exceeded"))
+	s := newTestServer(t, WithScenarios(), WithScenario("rate_limit_exceeded"))
 	s.DeactivateScenario("")
 	s.Reset()
 	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 429 {

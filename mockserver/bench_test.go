@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/internal/store"
 )
 
 // discard is a ResponseWriter that keeps nothing, so that benchmarks of the
@@ -20,21 +21,36 @@ func (d *discard) WriteHeader(int)             {}
 
 func generated(tb testing.TB, n int) *Server {
 	tb.Helper()
-	d, err := (&fixtures.Data{}).WithGenerated("agt_big", n, fixtures.DefaultSeed)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := New(WithData(d))
+	s, err := New(WithData(&fixtures.Data{}), WithGenerated("agt_big", n))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return s
 }
 
+// sessionAt returns the id of the i-th session of agt_big.
+func sessionAt(tb testing.TB, s *Server, i int) string {
+	tb.Helper()
+	snap := s.store.Snapshot()
+	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 1, After: fmt.Sprintf("ase_big_%0*d", width(s), i)})
+	if len(p.Items) == 0 {
+		tb.Fatalf("no session after %d", i)
+	}
+	return p.Items[0].ID
+}
+
+// width is the digits of agt_big's session numbers.
+func width(s *Server) int {
+	snap := s.store.Snapshot()
+	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 1})
+	return len(p.Items[0].ID) - len("ase_big_")
+}
+
 // BenchmarkPage measures writing a page of 25 sessions.
 func BenchmarkPage(b *testing.B) {
 	s := generated(b, 1000)
-	p := s.data.Load().agents["agt_big"].list(listQuery{limit: 25})
+	snap := s.store.Snapshot()
+	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 25})
 	buf := make([]byte, 0, 64<<10)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -43,31 +59,14 @@ func BenchmarkPage(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-// BenchmarkSeek measures finding a page deep inside an agent, with enabled=true,
-// at 1k and 1M sessions: it should cost about the same.
-func BenchmarkSeek(b *testing.B) {
-	for _, n := range []int{1_000, 1_000_000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			a := generated(b, n).data.Load().agents["agt_big"]
-			q := listQuery{limit: 25, enabled: onlyEnabled, after: a.all[n*9/10].id}
-			b.ReportAllocs()
-			for b.Loop() {
-				if p := a.list(q); len(p.sessions) != 25 {
-					b.Fatal(len(p.sessions))
-				}
-			}
-		})
-	}
-}
-
 // BenchmarkHandler measures a whole list request through ServeHTTP: auth on,
-// journal on, no scenario, a page of 25.
+// journal on, no scenario, a page of 25 deep in the agent, at 1k and 1M
+// sessions: it should cost about the same.
 func BenchmarkHandler(b *testing.B) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			s := generated(b, n)
-			a := s.data.Load().agents["agt_big"]
-			target := "/v2/agents/agt_big/sessions?limit=25&enabled=true&page_key=" + encodePageKey(a.all[n*9/10].id)
+			target := "/v2/agents/agt_big/sessions?limit=25&enabled=true&page_key=" + encodePageKey(sessionAt(b, s, n*9/10))
 			r := httptest.NewRequest("GET", target, nil)
 			r.Header.Set("X-Api-Key", "key_a")
 			w := &discard{h: http.Header{}}
@@ -80,30 +79,75 @@ func BenchmarkHandler(b *testing.B) {
 	}
 }
 
-// BenchmarkCreate measures creates into an agent of 100,000 sessions.
-func BenchmarkCreate(b *testing.B) {
-	s := generated(b, 100_000)
-	w := &discard{h: http.Header{}}
-	i := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		i++
-		r := httptest.NewRequest("POST", "/v2/agents/agt_big/sessions", strings.NewReader(fmt.Sprintf(`{"key":"k%d","name":"x"}`, i)))
-		r.Header.Set("X-Api-Key", "key_a")
-		s.ServeHTTP(w, r)
+// BenchmarkFilteredWalk measures a page after the first of a walk with
+// filter=billing, against the same page with enabled=true, at 1M sessions:
+// the filter's scan is paid by the first page only.
+func BenchmarkFilteredWalk(b *testing.B) {
+	s := generated(b, 1_000_000)
+	after := encodePageKey(sessionAt(b, s, 500_000))
+	for _, query := range []string{"enabled=true", "filter=billing"} {
+		b.Run(query, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "/v2/agents/agt_big/sessions?limit=100&"+query+"&page_key="+after, nil)
+			r.Header.Set("X-Api-Key", "key_a")
+			w := &discard{h: http.Header{}}
+			s.ServeHTTP(w, r) // the first page of the walk
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				s.ServeHTTP(w, r)
+			}
+		})
 	}
 }
 
-// BenchmarkBuild measures turning 1M generated sessions into a dataset.
-func BenchmarkBuild(b *testing.B) {
+// BenchmarkWrite measures creates, patches and deletes (each after a create
+// of its own) into an agent of 1k and of 1M sessions: with persistent
+// indexes, the two should cost about the same.
+func BenchmarkWrite(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		s := generated(b, n)
+		w := &discard{h: http.Header{}}
+		send := func(b *testing.B, method, target, body string) {
+			r := httptest.NewRequest(method, target, strings.NewReader(body))
+			r.Header.Set("X-Api-Key", "key_a")
+			clear(w.h)
+			s.ServeHTTP(w, r)
+		}
+		b.Run(fmt.Sprintf("create/%d", n), func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				send(b, "POST", "/v2/agents/agt_big/sessions", fmt.Sprintf(`{"key":"k%d","name":"x"}`, i))
+			}
+		})
+		b.Run(fmt.Sprintf("patch/%d", n), func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				send(b, "PATCH", fmt.Sprintf("/v2/agents/agt_big/sessions/k%d", i%1000+1), `{"description":"changed"}`)
+			}
+		})
+		b.Run(fmt.Sprintf("create+delete/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				send(b, "POST", "/v2/agents/agt_big/sessions", `{"key":"gone","name":"x"}`)
+				send(b, "DELETE", "/v2/agents/agt_big/sessions/gone", "")
+			}
+		})
+	}
+}
+
+// BenchmarkLoad measures turning 1M generated sessions into a store's data.
+func BenchmarkLoad(b *testing.B) {
 	d, err := (&fixtures.Data{}).WithGenerated("agt_big", 1_000_000, fixtures.DefaultSeed)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := generated(b, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.build(d); err != nil {
+		if _, err := load(d, fixtures.RateLimit{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/internal/store"
 )
 
 // wireSession is the session object of the API. `key` repeats `id` because
@@ -19,7 +20,7 @@ type wireSession struct {
 	AgentKey    string         `json:"agent_key"`
 	Name        string         `json:"name"`
 	Description string         `json:"description,omitempty"`
-	Metadata    map[string]any `json:"metadata,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitzero"` // {} is kept, nil is left out
 	Enabled     bool           `json:"enabled"`
 	TTIMinutes  int            `json:"tti_minutes,omitempty"`
 	CreatedAt   string         `json:"created_at"`
@@ -65,7 +66,7 @@ func appendSession(b []byte, w *wireSession) (_ []byte, id, name, desc span, err
 		b = append(b, `,"description":`...)
 		b, desc = appendString(b, w.Description)
 	}
-	if len(w.Metadata) > 0 {
+	if w.Metadata != nil {
 		b = append(b, `,"metadata":`...)
 		if b, err = appendMetadata(b, w.Metadata); err != nil {
 			return nil, id, name, desc, err
@@ -143,13 +144,13 @@ type slab struct {
 const slabSize = 1 << 20
 
 type pending struct {
-	s              *session
+	s              *store.Session
 	from, to       int
 	id, name, desc span
 }
 
 // add encodes w into s, whose strings are set by the next flush.
-func (sl *slab) add(s *session, w *wireSession, activeAt time.Time) error {
+func (sl *slab) add(s *store.Session, w *wireSession, activeAt time.Time) error {
 	from := len(sl.buf)
 	var err error
 	var id, name, desc span
@@ -157,15 +158,15 @@ func (sl *slab) add(s *session, w *wireSession, activeAt time.Time) error {
 		sl.buf = sl.buf[:from]
 		return err
 	}
-	*s = session{
-		id:          w.ID,
-		name:        w.Name,
-		description: w.Description,
-		enabled:     w.Enabled,
-		ttiMinutes:  int32(w.TTIMinutes),
+	*s = store.Session{
+		ID:          w.ID,
+		Name:        w.Name,
+		Description: w.Description,
+		Enabled:     w.Enabled,
+		TTIMinutes:  int32(w.TTIMinutes),
 	}
 	if !activeAt.IsZero() {
-		s.activeAt = activeAt.UnixNano()
+		s.ActiveAt = activeAt.UnixNano()
 	}
 	sl.pending = append(sl.pending, pending{s, from, len(sl.buf), id, name, desc})
 	if len(sl.buf) >= slabSize {
@@ -185,18 +186,18 @@ func (sl *slab) flush() {
 		return str[sp.from:sp.to]
 	}
 	for _, p := range sl.pending {
-		p.s.json = str[p.from:p.to]
-		p.s.id = at(p.id, p.s.id)
-		p.s.name = at(p.name, p.s.name)
-		p.s.description = at(p.desc, p.s.description)
+		p.s.JSON = str[p.from:p.to]
+		p.s.ID = at(p.id, p.s.ID)
+		p.s.Name = at(p.name, p.s.Name)
+		p.s.Description = at(p.desc, p.s.Description)
 	}
 	sl.buf, sl.pending = sl.buf[:0], sl.pending[:0]
 }
 
 // newSession encodes one session, for the writes of the API.
-func newSession(w wireSession, activeAt time.Time) (*session, error) {
+func newSession(w wireSession, activeAt time.Time) (*store.Session, error) {
 	var sl slab
-	s := new(session)
+	s := new(store.Session)
 	if err := sl.add(s, &w, activeAt); err != nil {
 		return nil, err
 	}
@@ -204,11 +205,11 @@ func newSession(w wireSession, activeAt time.Time) (*session, error) {
 	return s, nil
 }
 
-// wire decodes a stored session back, keeping metadata numbers exactly as
-// they were written.
-func (s *session) wire() wireSession {
+// wireOfStored decodes a stored session back, keeping metadata numbers
+// exactly as they were written.
+func wireOfStored(s *store.Session) wireSession {
 	var w wireSession
-	dec := json.NewDecoder(strings.NewReader(s.json))
+	dec := json.NewDecoder(strings.NewReader(s.JSON))
 	dec.UseNumber()
 	if err := dec.Decode(&w); err != nil {
 		panic("mockserver: a stored session does not decode: " + err.Error())

@@ -46,36 +46,35 @@ func TestEncodingEqualsJSONMarshal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.json != string(want) {
-			t.Errorf("session %s:\nstored  %s\nMarshal %s", fs.ID, s.json, want)
+		if s.JSON != string(want) {
+			t.Errorf("session %s:\nstored  %s\nMarshal %s", fs.ID, s.JSON, want)
 		}
-		if s.id != w.ID || s.name != w.Name || s.description != w.Description {
-			t.Errorf("session %s: fields %q %q %q, want %q %q %q", fs.ID, s.id, s.name, s.description, w.ID, w.Name, w.Description)
+		if s.ID != w.ID || s.Name != w.Name || s.Description != w.Description {
+			t.Errorf("session %s: fields %q %q %q, want %q %q %q", fs.ID, s.ID, s.Name, s.Description, w.ID, w.Name, w.Description)
 		}
 	}
 }
 
-// TestDatasetSharesTheSlab checks that a built dataset keeps its sessions'
+// TestEncodedSessionsShareTheSlab checks that encoded sessions keep its sessions'
 // strings inside their JSON, which is what keeps memory per session low.
-func TestDatasetSharesTheSlab(t *testing.T) {
+func TestEncodedSessionsShareTheSlab(t *testing.T) {
 	d, err := (&fixtures.Data{}).WithGenerated("agt_big", 200_000, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := newDataset(d, fixtures.RateLimit{}, time.Now())
+	all, err := encodeAll(d.Agents[0].Sessions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := ds.agents["agt_big"].all
 	if len(all) != 200_000 {
 		t.Fatalf("%d sessions", len(all))
 	}
 	for i, s := range all {
-		if i > 0 && all[i-1].id >= s.id {
-			t.Fatalf("not sorted at %d: %s, %s", i, all[i-1].id, s.id)
+		if i > 0 && all[i-1].ID >= s.ID {
+			t.Fatalf("not sorted at %d: %s, %s", i, all[i-1].ID, s.ID)
 		}
-		if want := `{"id":"` + s.id + `"`; len(s.json) < len(want) || s.json[:len(want)] != want {
-			t.Fatalf("session %d: JSON %q does not start with its id %q", i, s.json, s.id)
+		if want := `{"id":"` + s.ID + `"`; len(s.JSON) < len(want) || s.JSON[:len(want)] != want {
+			t.Fatalf("session %d: JSON %q does not start with its id %q", i, s.JSON, s.ID)
 		}
 	}
 }

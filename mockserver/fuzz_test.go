@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/internal/store"
 )
 
 // The fuzz targets of this package. Seeds are in the f.Add calls and in
@@ -195,11 +196,11 @@ func FuzzParseListQuery(f *testing.F) {
 			n, err := strconv.Atoi(v)
 			ok := err == nil && n >= 1 && n <= maxLimit
 			check("limit", v, ok)
-			if ok && q.limit != n {
-				t.Fatalf("limit=%q gave %d", v, q.limit)
+			if ok && q.Limit != n {
+				t.Fatalf("limit=%q gave %d", v, q.Limit)
 			}
-		} else if bad["limit"] == "" && q.limit != defaultLimit {
-			t.Fatalf("no limit gave %d", q.limit)
+		} else if bad["limit"] == "" && q.Limit != defaultLimit {
+			t.Fatalf("no limit gave %d", q.Limit)
 		}
 		if v, given := one("page_key"); given {
 			id, err := "", error(nil)
@@ -207,32 +208,32 @@ func FuzzParseListQuery(f *testing.F) {
 				id, err = decodePageKey(v)
 			}
 			check("page_key", v, err == nil)
-			if err == nil && q.after != id {
-				t.Fatalf("page_key=%q gave %q, want %q", v, q.after, id)
+			if err == nil && q.After != id {
+				t.Fatalf("page_key=%q gave %q, want %q", v, q.After, id)
 			}
-		} else if bad["page_key"] == "" && q.after != "" {
-			t.Fatalf("no page_key gave after=%q", q.after)
+		} else if bad["page_key"] == "" && q.After != "" {
+			t.Fatalf("no page_key gave after=%q", q.After)
 		}
 		if v, given := one("enabled"); given {
 			b, err := strconv.ParseBool(v)
 			check("enabled", v, err == nil)
-			if want := map[bool]enabledFilter{true: onlyEnabled, false: onlyDisabled}[b]; err == nil && q.enabled != want {
-				t.Fatalf("enabled=%q gave %v", v, q.enabled)
+			if want := map[bool]store.Enabled{true: store.OnlyEnabled, false: store.OnlyDisabled}[b]; err == nil && q.Enabled != want {
+				t.Fatalf("enabled=%q gave %v", v, q.Enabled)
 			}
-		} else if bad["enabled"] == "" && q.enabled != anyEnabled {
-			t.Fatalf("no enabled gave %v", q.enabled)
+		} else if bad["enabled"] == "" && q.Enabled != store.AnyEnabled {
+			t.Fatalf("no enabled gave %v", q.Enabled)
 		}
 		if v, given := one("filter"); given {
 			_, err := regexp.Compile(v)
 			check("filter", v, err == nil && utf8.RuneCountInString(v) <= maxFilterLen)
-			if bad["filter"] == "" && (q.filter == nil || q.filter.String() != v) {
-				t.Fatalf("filter=%q gave %v", v, q.filter)
+			if bad["filter"] == "" && (q.Filter == nil || q.Filter.String() != v) {
+				t.Fatalf("filter=%q gave %v", v, q.Filter)
 			}
-		} else if bad["filter"] == "" && q.filter != nil {
-			t.Fatalf("no filter gave %v", q.filter)
+		} else if bad["filter"] == "" && q.Filter != nil {
+			t.Fatalf("no filter gave %v", q.Filter)
 		}
-		if bad == nil && (q.limit < 1 || q.limit > maxLimit || q.after != "" && !validSessionKey(q.after)) {
-			t.Fatalf("a valid query with limit %d and after %q", q.limit, q.after)
+		if bad == nil && (q.Limit < 1 || q.Limit > maxLimit || q.After != "" && !validSessionKey(q.After)) {
+			t.Fatalf("a valid query with limit %d and after %q", q.Limit, q.After)
 		}
 	})
 }

@@ -3,14 +3,11 @@ package mockserver
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/julienschmidt/httprouter"
 
 	"github.com/agentmock/agentmock/scenarios"
 )
@@ -19,62 +16,9 @@ import (
 // before the response, as nginx logs it.
 const statusClientGone = 499
 
-// api wraps the handler of an API route with what all of them share: the
-// journal, then scenarios (from the Prefer header or the active one), then
-// the rate limit.
-func (s *Server) api(route string, h httprouter.Handle) httprouter.Handle {
-	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		rw, ok := w.(*responseWriter)
-		if !ok { // only ServeHTTP calls the routes, but be safe
-			rw = &responseWriter{ResponseWriter: w}
-		}
-		c := &rw.call
-		*c = call{srv: s, req: r, start: time.Now(), route: route, agentKey: ps.ByName("agent_key"), apiKey: apiKey(r)}
-		defer func() {
-			v := recover()
-			if v != nil && v != http.ErrAbortHandler {
-				s.internalError(rw, r, v) // before the entry, so that it shows the 500
-			}
-			rw.record()
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-		}()
-		d, e := s.decide(r, route, c.agentKey, c.apiKey)
-		if e != nil {
-			s.writeError(rw, e)
-			return
-		}
-		c.rule, c.fault = d.Rule, d.Fault
-		s.carryOut(rw, r, d, func(w http.ResponseWriter) { h(w, r, ps) })
-	}
-}
-
-// record adds the journal entry of an API request, once. It runs when the
-// status is written, before any byte of the body, or before a fault closes
-// the connection: a client that has its response finds the entry.
-func (w *responseWriter) record() {
-	c := &w.call
-	if c.srv == nil || c.recorded {
-		return
-	}
-	c.recorded = true
-	s, r := c.srv, c.req
-	e := Request{
-		Time: c.start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Route: c.route, AgentKey: c.agentKey, Status: w.status, ErrorCode: w.code,
-		Rule: c.rule, Fault: string(c.fault), Duration: time.Since(c.start),
-	}
-	s.journal.add(e, c.apiKey)
-	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("request", "method", e.Method, "path", e.Path, "query", e.Query, "status", e.Status,
-			"error_code", e.ErrorCode, "rule", e.Rule, "fault", e.Fault, "duration", e.Duration, "api_key", KeyFingerprint(c.apiKey))
-	}
-}
-
 // decide asks the scenario engine about r: the scenario or status that its
 // Prefer header names, else the active scenario.
-func (s *Server) decide(r *http.Request, route, agentKey, key string) (scenarios.Decision, *apiError) {
+func (s *Server) decide(r *request) (scenarios.Decision, error) {
 	prefer := r.Header.Values("Prefer")
 	if len(prefer) == 0 && s.engine.Idle() {
 		return scenarios.Decision{}, nil
@@ -82,15 +26,16 @@ func (s *Server) decide(r *http.Request, route, agentKey, key string) (scenarios
 	if code := preference(prefer, "code"); code != "" {
 		status, err := strconv.Atoi(code)
 		if err != nil || status < 100 || status > 599 {
-			return scenarios.Decision{}, invalidRequest(map[string]string{"Prefer": "code must be an HTTP status, such as code=429"})
+			return scenarios.Decision{}, invalidRequest(fieldErrors{"Prefer": "code must be an HTTP status, such as code=429"})
 		}
 		return scenarios.ForStatus(status), nil
 	}
-	req := scenarios.Request{Method: r.Method, Route: route, AgentKey: agentKey, Query: r.URL.Query(), Header: r.Header, APIKey: key}
+	req := scenarios.Request{Method: r.Method, Route: r.route, AgentKey: r.params.ByName("agent_key"),
+		Query: r.URL.Query(), Header: r.Header, APIKey: r.apiKey}
 	if name := preference(prefer, "scenario"); name != "" {
 		d, err := s.engine.DecideNamed(name, req)
 		if err != nil {
-			return d, invalidRequest(map[string]string{"Prefer": err.Error()})
+			return d, invalidRequest(fieldErrors{"Prefer": err.Error()})
 		}
 		return d, nil
 	}
@@ -112,26 +57,26 @@ func preference(values []string, name string) string {
 }
 
 // carryOut does what d says, calling normal for the normal response.
-func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decision, normal func(http.ResponseWriter)) {
+func (s *Server) carryOut(w *responseWriter, r *request, d scenarios.Decision, normal func(http.ResponseWriter)) {
 	if d.Fault == scenarios.FaultSlowBody {
 		s.dribble(w, r.Context(), capture(normal), d.Delay)
 		return
 	}
 	if d.Delay > 0 && !s.sleep(r.Context(), d.Delay) {
 		if r.Context().Err() != nil {
-			w.status = statusClientGone
+			r.status = statusClientGone
 		} else {
-			s.writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+			s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
 				messages: []string{"the server is shutting down"}})
 		}
 		return
 	}
 	switch {
 	case d.Fault == scenarios.FaultConnectionReset:
-		w.record()
+		r.record()
 		closeConnection(w, true)
 	case d.Fault == scenarios.FaultEmptyResponse:
-		w.record()
+		r.record()
 		closeConnection(w, false)
 	case d.Fault == scenarios.FaultTruncatedBody:
 		rec := capture(normal)
@@ -150,11 +95,11 @@ func (s *Server) carryOut(w *responseWriter, r *http.Request, d scenarios.Decisi
 		e := &apiError{status: d.Status, code: d.Code, messages: []string{d.Message}}
 		switch d.Status {
 		case http.StatusBadRequest: // every 400 names what was wrong
-			e.fieldErrors = map[string]string{"request": d.Message}
+			e.fieldErrors = fieldErrors{"request": d.Message}
 		case http.StatusNotFound:
-			e.id = w.call.agentKey
+			e.id = r.params.ByName("agent_key")
 		}
-		s.writeError(w, e)
+		s.writeError(w, r, e)
 	default:
 		normal(w)
 	}
@@ -209,7 +154,6 @@ func (s *Server) dribble(w *responseWriter, ctx context.Context, rec *recorder, 
 type recorder struct {
 	header http.Header
 	status int
-	code   string
 	body   bytes.Buffer
 }
 
@@ -234,8 +178,6 @@ func (r *recorder) WriteHeader(status int) {
 	}
 }
 
-func (r *recorder) setCode(code string) { r.code = code }
-
 // writeHeader writes the recorded status and headers to w, with the length of
 // the whole body.
 func (r *recorder) writeHeader(w *responseWriter) {
@@ -243,6 +185,5 @@ func (r *recorder) writeHeader(w *responseWriter) {
 		w.Header()[k] = v
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(r.body.Len()))
-	w.code = r.code
 	w.WriteHeader(r.status)
 }

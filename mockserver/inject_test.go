@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/agentmock/agentmock/fixtures"
 	"github.com/agentmock/agentmock/scenarios"
 )
@@ -124,9 +122,9 @@ func TestPrefer(t *testing.T) {
 }
 
 func TestPreferScenarioKeepsCounting(t *testing.T) {
-	s := newTestServer(t, WithScenarios([]scenarios.Scenario{{Name: "twice", Rules: []scenarios.Rule{
+	s := newTestServer(t, WithScenarios(scenarios.Scenario{Name: "twice", Rules: []scenarios.Rule{
 		{Times: 2, Respond: &scenarios.Response{Status: 429}},
-	}}}))
+	}}))
 	var got []int
 	for range 4 {
 		got = append(got, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", "scenario=twice").Code)
@@ -293,7 +291,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	s := newTestServer(t, WithRateLimit(fixturesRateLimit(1, 2)))
+	s := newTestServer(t, WithRateLimit("1/s,burst=2"))
 	var got []string
 	for range 3 {
 		w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a")
@@ -379,7 +377,7 @@ func TestDebugLogNamesRequestsButNotKeys(t *testing.T) {
 }
 
 func TestRateLimitComesAfterAuthentication(t *testing.T) {
-	s := newTestServer(t, WithAPIKeys("key_a"), WithRateLimit(fixturesRateLimit(1, 1)))
+	s := newTestServer(t, WithAPIKeys("key_a"), WithRateLimit("1/s,burst=1"))
 	for range 3 {
 		if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "stranger"); w.Code != 401 {
 			t.Fatalf("a key that is not accepted: %d, want 401 every time", w.Code)
@@ -419,7 +417,7 @@ func TestJournalHasTheEntryWhenTheClientHasTheResponse(t *testing.T) {
 
 func TestPanicIsJournaledAsA500(t *testing.T) {
 	s := newTestServer(t)
-	s.router.GET("/v2/agents/:agent_key/panic", s.api("list", func(http.ResponseWriter, *http.Request, httprouter.Params) { panic("boom") }))
+	s.router.GET("/v2/agents/:agent_key/panic", s.api("list", func(http.ResponseWriter, *request) error { panic("boom") }))
 	if w := do(s, "GET", "/v2/agents/agt_a/panic"); w.Code != 500 {
 		t.Fatalf("status %d", w.Code)
 	}

@@ -22,8 +22,9 @@ type Request struct {
 	APIKey    string        `json:"api_key,omitempty"` // KeyFingerprint of the key, never the key
 	Status    int           `json:"status"`            // 0 when a fault left no status
 	ErrorCode string        `json:"error_code,omitempty"`
-	Rule      string        `json:"rule,omitempty"`  // the scenario rule that fired
-	Fault     string        `json:"fault,omitempty"` // the fault it injected
+	RequestID string        `json:"request_id,omitempty"` // the request_id of an error's body
+	Rule      string        `json:"rule,omitempty"`       // the scenario rule that fired
+	Fault     string        `json:"fault,omitempty"`      // the fault it injected
 	Duration  time.Duration `json:"duration_ns"`
 }
 

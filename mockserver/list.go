@@ -1,8 +1,6 @@
 package mockserver
 
 import (
-	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -11,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/julienschmidt/httprouter"
+	"github.com/agentmock/agentmock/internal/store"
 )
 
 const (
@@ -36,15 +34,10 @@ var listParams = [...]string{"limit", "page_key", "enabled", "filter"}
 // reason for each bad parameter keyed by its name. It reads the raw query
 // itself, to spare a map per request; unlike url.ParseQuery, it ignores what
 // it cannot read in parameters it does not know.
-func parseListQuery(rawQuery string) (listQuery, map[string]string) {
-	q := listQuery{limit: defaultLimit}
-	var bad map[string]string
-	fail := func(name, reason string) {
-		if bad == nil {
-			bad = map[string]string{}
-		}
-		bad[name] = reason
-	}
+func parseListQuery(rawQuery string) (store.Query, fieldErrors) {
+	q := store.Query{Limit: defaultLimit}
+	var bad fieldErrors
+	fail := func(name, reason string) { bad = bad.with(name, reason) }
 	var seen [len(listParams)]bool
 	for rest := rawQuery; rest != ""; {
 		var pair string
@@ -70,14 +63,14 @@ func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 			if err != nil || n < 1 || n > maxLimit {
 				fail(k, msgLimit)
 			}
-			q.limit = n
+			q.Limit = n
 		case "page_key":
 			if v != "" {
 				id, err := decodePageKey(v)
 				if err != nil {
 					fail(k, err.Error())
 				}
-				q.after = id
+				q.After = id
 			}
 		case "enabled":
 			b, err := strconv.ParseBool(v)
@@ -85,9 +78,9 @@ func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 			case err != nil:
 				fail(k, msgEnabled)
 			case b:
-				q.enabled = onlyEnabled
+				q.Enabled = store.OnlyEnabled
 			default:
-				q.enabled = onlyDisabled
+				q.Enabled = store.OnlyDisabled
 			}
 		case "filter":
 			if utf8.RuneCountInString(v) > maxFilterLen {
@@ -98,7 +91,7 @@ func parseListQuery(rawQuery string) (listQuery, map[string]string) {
 			if err != nil {
 				fail(k, msgFilter)
 			}
-			q.filter = re
+			q.Filter = re
 		}
 	}
 	return q, bad
@@ -113,94 +106,35 @@ func queryUnescape(s string) (string, error) {
 	return url.QueryUnescape(s)
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	agentKey := ps.ByName("agent_key")
-	if !s.authenticated(w, r) {
-		return
-	}
+func (s *Server) listSessions(w http.ResponseWriter, r *request) error {
 	q, bad := parseListQuery(r.URL.RawQuery)
-	_, a := s.reach(w, r, agentKey, bad)
-	if a == nil {
-		return
+	a, err := s.agent(r, bad)
+	if err != nil {
+		return err
 	}
 	buf := s.buffers.Get().(*[]byte)
-	*buf = appendPage((*buf)[:0], a.list(q))
+	*buf = appendPage((*buf)[:0], r.snap.Sessions(a, q))
 	writeJSON(w, http.StatusOK, *buf)
 	s.buffers.Put(buf)
-}
-
-// authenticated writes the 401 when the request's key is not accepted, and
-// else applies the key's rate limit, with its 429.
-func (s *Server) authenticated(w http.ResponseWriter, r *http.Request) bool {
-	key := apiKey(r)
-	if e := s.authenticate(key, s.data.Load()); e != nil {
-		s.writeError(w, e)
-		return false
-	}
-	return s.admit(w, key)
-}
-
-// reach makes the checks that every route makes after authentication, in
-// order: the parameters (400, with the agent key's own rule added to bad),
-// the agent (404) and its allowed keys (403). It returns the dataset with the
-// agent's expired sessions gone, and the agent, or a nil agent when it has
-// written an error.
-func (s *Server) reach(w http.ResponseWriter, r *http.Request, agentKey string, bad map[string]string) (*dataset, *agent) {
-	if !validAgentKey(agentKey) {
-		if bad == nil {
-			bad = map[string]string{}
-		}
-		bad["agent_key"] = msgAgentKey
-	}
-	if bad != nil {
-		s.writeError(w, invalidRequest(bad))
-		return nil, nil
-	}
-	ds := s.live(agentKey)
-	a := ds.agents[agentKey]
-	if a == nil {
-		s.writeError(w, &apiError{status: http.StatusNotFound, code: codeAgentNotFound,
-			messages: []string{fmt.Sprintf("agent %q does not exist", agentKey)}, id: agentKey})
-		return nil, nil
-	}
-	if !s.cfg.noAuth && a.allowed != nil && !a.allowed[apiKey(r)] {
-		s.writeError(w, &apiError{status: http.StatusForbidden, code: codeForbidden,
-			messages: []string{fmt.Sprintf("the API key may not use the sessions of agent %q", agentKey)}})
-		return nil, nil
-	}
-	return ds, a
-}
-
-// invalidRequest builds a 400 with one message per bad field, in a stable
-// order, each naming its field.
-func invalidRequest(bad map[string]string) *apiError {
-	e := &apiError{status: http.StatusBadRequest, code: codeInvalidRequest, fieldErrors: bad}
-	for _, name := range slices.Sorted(maps.Keys(bad)) {
-		msg := bad[name]
-		if !strings.HasPrefix(msg, name) {
-			msg = name + ": " + msg
-		}
-		e.messages = append(e.messages, msg)
-	}
-	return e
+	return nil
 }
 
 // appendPage writes a page by concatenating the sessions' stored JSON.
-func appendPage(b []byte, p page) []byte {
+func appendPage(b []byte, p store.Page[*store.Session]) []byte {
 	b = append(b, `{"sessions":[`...)
-	for i, s := range p.sessions {
+	for i, s := range p.Items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, s.json...)
+		b = append(b, s.JSON...)
 	}
 	b = append(b, `],"metadata":{`...)
-	if p.more {
+	if p.More {
 		b = append(b, `"page_key":"`...)
-		b = appendPageKey(b, p.sessions[len(p.sessions)-1].id)
+		b = appendPageKey(b, p.Items[len(p.Items)-1].ID)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"total_count":`...)
-	b = strconv.AppendInt(b, int64(p.total), 10)
+	b = strconv.AppendInt(b, int64(p.Total), 10)
 	return append(b, "}}\n"...)
 }

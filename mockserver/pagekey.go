@@ -86,6 +86,12 @@ func decodePageKeyJSON(j []byte) (string, error) {
 	return *key.SessionID, nil
 }
 
+// The key rules, as messages show them.
+const (
+	agentKeyRule   = "^agt_[0-9a-zA-Z_-]+$ with at most 50 characters"
+	sessionKeyRule = "^[0-9a-zA-Z_-]+$ with at most 50 characters"
+)
+
 // validSessionKey reports whether s matches ^[0-9a-zA-Z_-]+$ with at most 50
 // characters, the official session key pattern.
 func validSessionKey(s string) bool {

@@ -103,14 +103,14 @@ func ceilSeconds(d time.Duration) string {
 	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10)
 }
 
-// admit applies the rate limit to a request with key: it writes the
-// X-RateLimit-* headers, and the 429 when the bucket is empty.
-func (s *Server) admit(w http.ResponseWriter, key string) bool {
-	l := s.data.Load().limiter
+// limit applies the rate limit to r's key: it writes the X-RateLimit-*
+// headers, and returns the 429 when the bucket is empty.
+func (s *Server) limit(w http.ResponseWriter, r *request) error {
+	l := r.loaded.limiter
 	if l == nil {
-		return true
+		return nil
 	}
-	q := l.take(key, time.Now())
+	q := l.take(r.apiKey, time.Now())
 	h := w.Header()
 	// Reset is in seconds from now until the bucket is full, as in the IETF
 	// RateLimit header draft.
@@ -118,10 +118,9 @@ func (s *Server) admit(w http.ResponseWriter, key string) bool {
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(q.remaining))
 	h.Set("X-RateLimit-Reset", ceilSeconds(q.reset))
 	if q.ok {
-		return true
+		return nil
 	}
 	h.Set("Retry-After", ceilSeconds(q.retryAfter))
-	s.writeError(w, &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
-		messages: []string{"rate limit exceeded: retry after " + ceilSeconds(q.retryAfter) + "s"}})
-	return false
+	return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
+		messages: []string{"rate limit exceeded: retry after " + ceilSeconds(q.retryAfter) + "s"}}
 }

@@ -5,237 +5,158 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/internal/store"
 )
 
 const (
-	codeSessionNotFound     = "session_not_found"
-	codeSessionExists       = "session_exists"
-	codeUnsupportedMedia    = "unsupported_media_type"
 	maxSessionBody          = 1 << 20
 	maxNameLen              = 1000
-	msgSessionKey           = "session key must match ^[0-9a-zA-Z_-]+$ and have at most 50 characters"
+	msgSessionKey           = "session key must match " + sessionKeyRule
 	derivedKeyPrefix        = "ase_"
 	derivedKeyFallbackStart = "session"
 )
 
-// live returns the dataset with the agent's expired sessions removed. Expiry
-// is lazy: it happens when a request looks at the agent.
-func (s *Server) live(agentKey string) *dataset {
-	ds := s.data.Load()
-	a := ds.agents[agentKey]
-	if a == nil || len(a.expiring) == 0 || len(ds.expiredIn(a, s.clock.now())) == 0 {
-		return ds
-	}
-	ds, _ = s.write(agentKey, func(_ *dataset, a *agent, _ time.Time) (*agent, error) { return a, nil })
-	return ds
-}
-
-// write changes one agent: change gets the agent, with its expired sessions
-// already gone, and returns the changed copy. Writes are serialised, and each
-// swaps in a new dataset, so readers never see half of one.
-func (s *Server) write(agentKey string, change func(ds *dataset, a *agent, now time.Time) (*agent, error)) (*dataset, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ds := s.data.Load()
-	a := ds.agents[agentKey]
-	if a == nil {
-		return ds, errNoAgent
-	}
-	now := s.clock.now()
-	if gone := ds.expiredIn(a, now); len(gone) > 0 {
-		ids := make([]string, len(gone))
-		for i, g := range gone {
-			ids[i] = g.id
-		}
-		a = a.without(ids...)
-		ds.activity.forget(gone...)
-	}
-	changed, err := change(ds, a, now)
-	if err != nil {
-		return ds, err
-	}
-	ds = ds.withAgent(changed)
-	s.data.Store(ds)
-	return ds, nil
-}
-
-var errNoAgent = errors.New("no such agent")
-
-// itemRoute runs the checks of the routes of one session and returns the
-// agent and the session key, or nil when it has written an error.
-func (s *Server) itemRoute(w http.ResponseWriter, r *http.Request, ps httprouter.Params) (*dataset, *agent, string) {
-	if !s.authenticated(w, r) {
-		return nil, nil, ""
-	}
-	key := ps.ByName("session_key")
-	var bad map[string]string
+// sessionRoute checks the parameters of the routes of one session, and
+// returns its agent and the session key.
+func (s *Server) sessionRoute(r *request) (*store.Agent, string, error) {
+	key := r.params.ByName("session_key")
+	var bad fieldErrors
 	if !validSessionKey(key) {
-		bad = map[string]string{"session_key": msgSessionKey}
+		bad = bad.with("session_key", msgSessionKey)
 	}
-	ds, a := s.reach(w, r, ps.ByName("agent_key"), bad)
-	return ds, a, key
+	a, err := s.agent(r, bad)
+	return a, key, err
 }
 
-func (s *Server) sessionNotFound(w http.ResponseWriter, agentKey, key string) {
-	s.writeError(w, &apiError{status: http.StatusNotFound, code: codeSessionNotFound,
-		messages: []string{fmt.Sprintf("session %q of agent %q does not exist", key, agentKey)}, id: key})
-}
-
-func (s *Server) getSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	ds, a, key := s.itemRoute(w, r, ps)
-	if a == nil {
-		return
+func (s *Server) getSession(w http.ResponseWriter, r *request) error {
+	a, key, err := s.sessionRoute(r)
+	if err != nil {
+		return err
 	}
-	sess := a.find(key)
+	sess := a.Session(key)
 	if sess == nil {
-		s.sessionNotFound(w, a.key, key)
-		return
+		return sessionNotFound(a.Key, key)
 	}
-	ds.activity.touch(sess, s.clock.now())
-	writeJSON(w, http.StatusOK, []byte(sess.json+"\n"))
+	r.snap.Touch(sess, s.clock.now())
+	writeJSON(w, http.StatusOK, []byte(sess.JSON+"\n"))
+	return nil
 }
 
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	_, a, key := s.itemRoute(w, r, ps)
-	if a == nil {
-		return
+func (s *Server) deleteSession(w http.ResponseWriter, r *request) error {
+	a, key, err := s.sessionRoute(r)
+	if err != nil {
+		return err
 	}
-	_, err := s.write(a.key, func(ds *dataset, a *agent, _ time.Time) (*agent, error) {
-		old := a.find(key)
-		if old == nil {
-			return nil, errNoSession
+	err = s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
+		old, err := tx.DeleteSession(a.Key, key)
+		if err == nil && old == nil {
+			err = sessionNotFound(a.Key, key)
 		}
-		ds.activity.forget(old)
-		return a.without(key), nil
+		return err
 	})
 	if err != nil {
-		s.writeStoreError(w, err, a.key, key)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-var errNoSession = errors.New("no such session")
-
-// errConflict is a create of a key that exists.
-type errConflict string
-
-func (e errConflict) Error() string { return string(e) }
-
-func (s *Server) writeStoreError(w http.ResponseWriter, err error, agentKey, key string) {
-	var conflict errConflict
-	switch {
-	case errors.Is(err, errNoAgent): // deleted by a reload since reach looked
-		s.writeError(w, &apiError{status: http.StatusNotFound, code: codeAgentNotFound,
-			messages: []string{fmt.Sprintf("agent %q does not exist", agentKey)}, id: agentKey})
-	case errors.Is(err, errNoSession):
-		s.sessionNotFound(w, agentKey, key)
-	case errors.As(err, &conflict):
-		s.writeError(w, &apiError{status: http.StatusConflict, code: codeSessionExists,
-			messages: []string{fmt.Sprintf("session %q of agent %q already exists", key, agentKey)}, id: key})
-	default:
-		var bad badFields
-		if errors.As(err, &bad) {
-			s.writeError(w, invalidRequest(bad))
-			return
+// write changes the agent of key: change gets the agent as the write sees
+// it, with its expired sessions gone. An agent deleted since the request
+// looked is a 404.
+func (s *Server) write(key string, change func(tx *store.Tx, a *store.Agent) error) error {
+	_, err := s.store.Write(s.clock.now(), func(tx *store.Tx) error {
+		a := tx.Agent(key)
+		if a == nil {
+			return agentNotFound(key)
 		}
-		panic(err) // a session that does not encode: a bug
-	}
+		return change(tx, a)
+	})
+	return err
 }
 
-// badFields is a 400's field_errors as an error.
-type badFields map[string]string
-
-func (b badFields) Error() string { return "invalid fields" }
-
-func (s *Server) createSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	if !s.authenticated(w, r) {
-		return
+func (s *Server) createSession(w http.ResponseWriter, r *request) error {
+	a, err := s.agent(r, nil)
+	if err != nil {
+		return err
 	}
-	_, a := s.reach(w, r, ps.ByName("agent_key"), nil)
-	if a == nil {
-		return
-	}
-	fields, e := readFields(w, r)
-	if e != nil {
-		s.writeError(w, e)
-		return
+	fields, err := readFields(w, r)
+	if err != nil {
+		return err
 	}
 	in, bad := parseCreate(fields)
 	if len(bad) > 0 {
-		s.writeError(w, invalidRequest(bad))
-		return
+		return invalidRequest(bad)
 	}
-	var created *session
-	_, err := s.write(a.key, func(_ *dataset, a *agent, now time.Time) (*agent, error) {
+	var created *store.Session
+	err = s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
 		if in.ID == "" {
 			in.ID = deriveKey(a, in.Name)
-		} else if a.find(in.ID) != nil {
-			return nil, errConflict(in.ID)
+		} else if a.Session(in.ID) != nil {
+			return &apiError{status: http.StatusConflict, code: codeSessionExists,
+				messages: []string{fmt.Sprintf("session %q of agent %q already exists", in.ID, a.Key)}, id: in.ID}
 		}
-		in.Key, in.AgentKey = in.ID, a.key
-		in.CreatedAt = now.Format(time.RFC3339)
+		in.Key, in.AgentKey = in.ID, a.Key
+		in.CreatedAt = tx.Now().Format(time.RFC3339)
 		var err error
-		if created, err = newSession(in, now); err != nil {
-			return nil, err
+		if created, err = newSession(in, tx.Now()); err != nil {
+			return err
 		}
-		return a.with(created), nil
+		return tx.PutSession(a.Key, created)
 	})
 	if err != nil {
-		s.writeStoreError(w, err, a.key, in.ID)
-		return
+		return err
 	}
-	w.Header().Set("Location", "/v2/agents/"+a.key+"/sessions/"+created.id)
-	writeJSON(w, http.StatusCreated, []byte(created.json+"\n"))
+	w.Header().Set("Location", "/v2/agents/"+a.Key+"/sessions/"+created.ID)
+	writeJSON(w, http.StatusCreated, []byte(created.JSON+"\n"))
+	return nil
 }
 
-func (s *Server) updateSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	_, a, key := s.itemRoute(w, r, ps)
-	if a == nil {
-		return
+func (s *Server) updateSession(w http.ResponseWriter, r *request) error {
+	a, key, err := s.sessionRoute(r)
+	if err != nil {
+		return err
 	}
-	fields, e := readFields(w, r)
-	if e != nil {
-		s.writeError(w, e)
-		return
+	fields, err := readFields(w, r)
+	if err != nil {
+		return err
 	}
-	var updated *session
-	_, err := s.write(a.key, func(ds *dataset, a *agent, now time.Time) (*agent, error) {
-		old := a.find(key)
+	var updated *store.Session
+	err = s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
+		old := a.Session(key)
 		if old == nil {
-			return nil, errNoSession
+			return sessionNotFound(a.Key, key)
 		}
-		ws := old.wire()
+		ws := wireOfStored(old)
 		if bad := applyPatch(&ws, fields); len(bad) > 0 {
-			return nil, bad
+			return invalidRequest(bad)
 		}
 		var err error
-		if updated, err = newSession(ws, now); err != nil {
-			return nil, err
+		if updated, err = newSession(ws, tx.Now()); err != nil {
+			return err
 		}
-		ds.activity.forget(old) // the patched session is a new one, active now
-		return a.with(updated), nil
+		return tx.PutSession(a.Key, updated) // a new session, active now
 	})
 	if err != nil {
-		s.writeStoreError(w, err, a.key, key)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, []byte(updated.json+"\n"))
+	writeJSON(w, http.StatusOK, []byte(updated.JSON+"\n"))
+	return nil
 }
 
 // readFields reads a JSON object body into its fields: 415 for another
 // media type, 413 over the cap, 400 for anything but an object.
-func readFields(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, *apiError) {
+func readFields(w http.ResponseWriter, r *request) (map[string]json.RawMessage, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
@@ -243,29 +164,40 @@ func readFields(w http.ResponseWriter, r *http.Request) (map[string]json.RawMess
 				messages: []string{fmt.Sprintf("the body must be application/json, not %q", ct)}}
 		}
 	}
-	body, e := readBody(w, r, maxSessionBody)
-	if e != nil {
-		return nil, e
+	body, err := readBody(w, r, maxSessionBody)
+	if err != nil {
+		return nil, err
 	}
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	// Only white space may follow the object; dec.More misses a stray } or ].
 	if err := dec.Decode(&fields); err != nil || fields == nil || dec.InputOffset() != int64(len(bytes.TrimRight(body, " \t\r\n"))) {
-		return nil, invalidRequest(map[string]string{"body": "the body must be one JSON object"})
+		return nil, invalidRequest(fieldErrors{"body": "the body must be one JSON object"})
+	}
+	// The decoder would quietly turn bad UTF-8 into U+FFFD.
+	if !utf8.Valid(body) {
+		var bad fieldErrors
+		for name, raw := range fields {
+			if !utf8.Valid(raw) {
+				bad = bad.with(name, name+" is not valid UTF-8")
+			}
+		}
+		return nil, invalidRequest(bad.with("body", "the body is not valid UTF-8"))
 	}
 	return fields, nil
 }
 
 // parseCreate checks a create body. ID is "" when the key is to be derived.
-func parseCreate(fields map[string]json.RawMessage) (wireSession, badFields) {
+func parseCreate(fields map[string]json.RawMessage) (wireSession, fieldErrors) {
 	ws := wireSession{Enabled: true}
-	bad := badFields{}
-	for name, raw := range fields {
+	bad := fieldErrors{}
+	for _, name := range slices.Sorted(maps.Keys(fields)) { // the same errors on every run
+		raw := fields[name]
 		switch name {
 		case "key", "id": // id, as sessions show it, is the same as key
 			var key string
 			if err := decodeField(raw, &key, false); err != nil || !validSessionKey(key) {
-				bad[name] = name + " must be a string matching ^[0-9a-zA-Z_-]+$ with at most 50 characters"
+				bad[name] = name + " must be a string matching " + sessionKeyRule
 			} else if ws.ID != "" && ws.ID != key {
 				bad[name] = "key and id differ"
 			}
@@ -284,9 +216,10 @@ func parseCreate(fields map[string]json.RawMessage) (wireSession, badFields) {
 
 // applyPatch changes the fields present in a patch body; the identifying
 // ones may only repeat their value.
-func applyPatch(ws *wireSession, fields map[string]json.RawMessage) badFields {
-	bad := badFields{}
-	for name, raw := range fields {
+func applyPatch(ws *wireSession, fields map[string]json.RawMessage) fieldErrors {
+	bad := fieldErrors{}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		raw := fields[name]
 		switch name {
 		case "key", "id", "agent_key", "created_at":
 			current := map[string]string{"key": ws.Key, "id": ws.ID, "agent_key": ws.AgentKey, "created_at": ws.CreatedAt}[name]
@@ -305,7 +238,7 @@ func applyPatch(ws *wireSession, fields map[string]json.RawMessage) badFields {
 
 // setField decodes one changeable field into ws, or records why not. null
 // clears description and metadata.
-func setField(ws *wireSession, name string, raw json.RawMessage, bad badFields) {
+func setField(ws *wireSession, name string, raw json.RawMessage, bad fieldErrors) {
 	var err error
 	switch name {
 	case "name":
@@ -368,7 +301,7 @@ func jsonKind(v any) string {
 
 // deriveKey makes a key from a name, as the server's own keys look:
 // "Billing inquiry" gives ase_billing_inquiry, then ase_billing_inquiry_2.
-func deriveKey(a *agent, name string) string {
+func deriveKey(a *store.Agent, name string) string {
 	var b strings.Builder
 	b.WriteString(derivedKeyPrefix)
 	sep := false
@@ -390,7 +323,7 @@ func deriveKey(a *agent, name string) string {
 	const maxBase = 50 - 8 // room for a suffix such as _1234567
 	base = strings.TrimRight(base[:min(len(base), maxBase)], "_")
 	key := base
-	for n := 2; a.find(key) != nil; n++ {
+	for n := 2; a.Session(key) != nil; n++ {
 		key = base + "_" + strconv.Itoa(n)
 	}
 	return key

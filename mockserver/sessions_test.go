@@ -394,24 +394,3 @@ func TestWalksDuringWrites(t *testing.T) {
 	close(stop)
 	writers.Wait()
 }
-
-func TestReadsOfGoneSessionsAreForgotten(t *testing.T) {
-	s := newTestServer(t)
-	const url = "/v2/agents/agt_a/sessions"
-	for i := range 20 {
-		key := fmt.Sprint("s", i)
-		send(s, "POST", url, `{"key":"`+key+`","name":"x","tti_minutes":5}`)
-		do(s, "GET", url+"/"+key)
-		send(s, "PATCH", url+"/"+key, `{"name":"y"}`)
-		do(s, "GET", url+"/"+key)
-		if w := do(s, "DELETE", url+"/"+key); w.Code != 204 {
-			t.Fatalf("delete: %d", w.Code)
-		}
-	}
-	ac := s.data.Load().activity
-	ac.mu.Lock()
-	defer ac.mu.Unlock()
-	if n := len(ac.read); n != 0 {
-		t.Errorf("%d reads of deleted sessions are still held", n)
-	}
-}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/agentmock/agentmock/internal/apierror"
 )
 
 // ErrUnknownScenario is returned (wrapped) for a scenario name that the
@@ -272,8 +274,8 @@ func ForStatus(status int) Decision {
 	d := Decision{
 		Rule:    "prefer:code=" + strconv.Itoa(status),
 		Status:  status,
-		Code:    codeFor(status),
-		Message: messageFor(status, codeFor(status), ""),
+		Code:    apierror.CodeFor(status),
+		Message: messageFor(status, apierror.CodeFor(status), ""),
 	}
 	if status == http.StatusTooManyRequests {
 		d.RetryAfter = DefaultRetryAfter
@@ -281,66 +283,13 @@ func ForStatus(status int) Decision {
 	return d
 }
 
-func codeFor(status int) string {
-	switch status {
-	case 400:
-		return "invalid_request"
-	case 401:
-		return "unauthorized"
-	case 403:
-		return "forbidden"
-	case 404:
-		return "agent_not_found"
-	case 405:
-		return "method_not_allowed"
-	case 409:
-		return "session_exists"
-	case 413:
-		return "payload_too_large"
-	case 415:
-		return "unsupported_media_type"
-	case 429:
-		return "rate_limit_exceeded"
-	case 500:
-		return "internal_error"
-	case 502:
-		return "bad_gateway"
-	case 503:
-		return "service_unavailable"
-	case 504:
-		return "gateway_timeout"
-	}
-	return "error"
-}
-
-var defaultMessages = map[string]string{
-	"invalid_request":        "the request is invalid",
-	"unauthorized":           "missing or invalid API key",
-	"forbidden":              "this API key may not access this agent",
-	"agent_not_found":        "the agent does not exist",
-	"session_not_found":      "the session does not exist",
-	"session_exists":         "the session already exists",
-	"method_not_allowed":     "method not allowed",
-	"payload_too_large":      "the body is too large",
-	"unsupported_media_type": "the body must be application/json",
-	"rate_limit_exceeded":    "rate limit exceeded; retry later",
-	"internal_error":         "internal server error",
-	"bad_gateway":            "bad gateway",
-	"service_unavailable":    "service unavailable; retry later",
-	"gateway_timeout":        "gateway timeout",
-}
-
+// messageFor is the default message of a rule's code; an agent_not_found
+// names the agent.
 func messageFor(status int, code, agentKey string) string {
-	if code == "agent_not_found" && agentKey != "" {
+	if code == apierror.AgentNotFound && agentKey != "" {
 		return fmt.Sprintf("agent %q does not exist", agentKey)
 	}
-	if m, ok := defaultMessages[code]; ok {
-		return m
-	}
-	if t := http.StatusText(status); t != "" {
-		return strings.ToLower(t)
-	}
-	return "error " + strconv.Itoa(status)
+	return apierror.Message(code, status)
 }
 
 // activation is one scenario in use: its rules and their counters, behind
@@ -382,7 +331,7 @@ func newActivation(name string, seed uint64, rules []Rule, apiKey string, inline
 		if r.Respond != nil {
 			c.code = r.Respond.Code
 			if c.code == "" {
-				c.code = codeFor(r.Respond.Status)
+				c.code = apierror.CodeFor(r.Respond.Status)
 			}
 		}
 		if len(r.Match.Query) > 0 {

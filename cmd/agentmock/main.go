@@ -61,7 +61,7 @@ type options struct {
 
 	scenarios   string
 	scenario    string
-	rateLimit   fixtures.RateLimit
+	rateLimit   string
 	adminToken  string
 	journalSize int
 }
@@ -159,10 +159,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, fmt.Errorf("-journal-size cannot be negative")
 	}
 	if rateLimit != "" {
-		var err error
-		if o.rateLimit, err = fixtures.ParseRateLimit(rateLimit); err != nil {
+		if _, err := fixtures.ParseRateLimit(rateLimit); err != nil {
 			return nil, fmt.Errorf("-rate-limit: %w", err)
 		}
+		o.rateLimit = rateLimit
 	}
 	for _, g := range generate {
 		agentKey, count, ok := strings.Cut(g, "=")
@@ -299,10 +299,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	sopts := []mockserver.Option{
 		mockserver.WithData(data), mockserver.WithSeed(o.seed), mockserver.WithAPIKeys(o.apiKeys...),
-		mockserver.WithLogger(log), mockserver.WithScenarios(sc), mockserver.WithScenario(o.scenario),
-		mockserver.WithAdminToken(o.adminToken), mockserver.WithJournalSize(o.journalSize),
+		mockserver.WithLogger(log), mockserver.WithScenarios(sc...), mockserver.WithScenario(o.scenario),
+		mockserver.WithJournalSize(o.journalSize),
 	}
-	if o.rateLimit.PerSecond > 0 {
+	if o.adminToken != "" {
+		sopts = append(sopts, mockserver.WithAdminToken(o.adminToken))
+	}
+	if o.rateLimit != "" {
 		sopts = append(sopts, mockserver.WithRateLimit(o.rateLimit))
 	}
 	if o.noAuth {

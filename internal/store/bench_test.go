@@ -1,0 +1,48 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+)
+
+func bigData(n int) *Data {
+	sessions := make([]*Session, n)
+	for i := range sessions {
+		sessions[i] = &Session{ID: fmt.Sprintf("s%07d", i*2), Enabled: i%5 != 0}
+	}
+	return NewData([]*Agent{NewAgent(Agent{Key: "agt_big"}, sessions)})
+}
+
+// BenchmarkPutSession measures a write of one new session into an agent of
+// 1k and of 1M sessions: the two should cost about the same.
+func BenchmarkPutSession(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			st := New(bigData(n), epoch)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				s := &Session{ID: fmt.Sprintf("s%07d", (i*7919)%n*2+1), Enabled: true}
+				st.Write(epoch, func(tx *Tx) error { return tx.PutSession("agt_big", s) })
+			}
+		})
+	}
+}
+
+// BenchmarkPage measures a page of 25 deep in an agent of 1k and of 1M.
+func BenchmarkPage(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			snap := New(bigData(n), epoch).Snapshot()
+			a := snap.Agent("agt_big")
+			q := Query{Limit: 25, Enabled: OnlyEnabled, After: fmt.Sprintf("s%07d", n*9/10*2)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if p := snap.Sessions(a, q); len(p.Items) != 25 {
+					b.Fatal(len(p.Items))
+				}
+			}
+		})
+	}
+}

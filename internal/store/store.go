@@ -1,0 +1,311 @@
+package store
+
+import (
+	"errors"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session is a stored session: its wire JSON, encoded once so that a page
+// is written by concatenation, and the fields lists look at. A Session is
+// never modified once stored: a change stores a new one.
+type Session struct {
+	JSON        string // the wire object, without a newline
+	ID          string
+	Name        string
+	Description string
+	ActiveAt    int64 // unix nanoseconds of its last create or patch; 0 for loaded data
+	TTIMinutes  int32 // 0: never expires
+	Enabled     bool
+}
+
+func (s *Session) key() string                    { return s.ID }
+func (s *Session) enabled() bool                  { return s.Enabled }
+func (s *Session) matches(re *regexp.Regexp) bool { return matchText(re, s.Name, s.Description) }
+
+// TTI is how long the session lives without activity; 0 is for ever.
+func (s *Session) TTI() time.Duration { return time.Duration(s.TTIMinutes) * time.Minute }
+
+// Agent is a stored agent with its sessions. An Agent is never modified
+// once stored: a change stores a new one, which shares what did not change.
+type Agent struct {
+	Key         string
+	Name        string
+	Description string
+	Enabled     bool
+	// Allowed lists the API keys that may use the agent; nil: every
+	// accepted key.
+	Allowed map[string]bool
+	// JSON is the agent's wire object, when the server keeps one.
+	JSON string
+
+	sessions set[*Session]
+	expiring tree[*Session] // the sessions with a tti
+}
+
+func (a *Agent) key() string                    { return a.Key }
+func (a *Agent) enabled() bool                  { return a.Enabled }
+func (a *Agent) matches(re *regexp.Regexp) bool { return matchText(re, a.Name, a.Description) }
+
+// NewAgent returns an agent made of a's fields and sessions sorted by ID,
+// which must be unique.
+func NewAgent(a Agent, sessions []*Session) *Agent {
+	a.sessions = load(sessions)
+	a.expiring = newTree[*Session]()
+	for _, s := range sessions {
+		if s.TTIMinutes > 0 {
+			a.expiring.t.Load(entry[*Session]{s.ID, s})
+		}
+	}
+	return &a
+}
+
+// With returns an agent with the fields of b and the sessions of a.
+func (a *Agent) With(b Agent) *Agent {
+	b.sessions, b.expiring = a.sessions, a.expiring
+	return &b
+}
+
+// Session returns the session with id, or nil.
+func (a *Agent) Session(id string) *Session {
+	s, _ := a.sessions.all.get(id)
+	return s
+}
+
+// SessionCount is the number of sessions, expired or not.
+func (a *Agent) SessionCount() int { return a.sessions.all.len() }
+
+// Snapshot is all the data at one moment. It never changes, so a request
+// that holds one reads consistent data without a lock.
+type Snapshot struct {
+	agents   set[*Agent]
+	activity *activity
+	filters  *filterCache
+}
+
+// Agent returns the agent of key, or nil.
+func (s *Snapshot) Agent(key string) *Agent {
+	a, _ := s.agents.all.get(key)
+	return a
+}
+
+// AgentCount is the number of agents.
+func (s *Snapshot) AgentCount() int { return s.agents.all.len() }
+
+// Agents returns one page of the agents.
+func (s *Snapshot) Agents(q Query) Page[*Agent] {
+	return list(s.filters, s.agents, q)
+}
+
+// Sessions returns one page of a's sessions. Without a filter it costs
+// O(log n + limit); a walk with a filter scans the agent once, for its
+// first page, while the data does not change.
+func (s *Snapshot) Sessions(a *Agent, q Query) Page[*Session] {
+	return list(s.filters, a.sessions, q)
+}
+
+// Touch records a read of sess as activity, which keeps it from expiring.
+func (s *Snapshot) Touch(sess *Session, now time.Time) {
+	s.activity.touch(sess, now)
+}
+
+// Data is a loaded data set, before it is served: a Store can start from it,
+// and go back to it, any number of times, and Stores can share it.
+type Data struct {
+	agents set[*Agent]
+}
+
+// NewData returns the data of agents, sorted by key, which must be unique.
+func NewData(agents []*Agent) *Data {
+	return &Data{agents: load(agents)}
+}
+
+// Store holds the data a server serves. Readers take a Snapshot and never
+// lock; writes are serialised, and each publishes a new snapshot that shares
+// what it did not change, so a write costs O(log n).
+type Store struct {
+	mu      sync.Mutex // serialises writes
+	current atomic.Pointer[Snapshot]
+	filters filterCache
+}
+
+// New returns a store that serves d, with no activity before now.
+func New(d *Data, now time.Time) *Store {
+	st := &Store{}
+	st.Restore(d, now)
+	return st
+}
+
+// Restore serves d again, as it was loaded, with no activity before now.
+func (st *Store) Restore(d *Data, now time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.current.Store(&Snapshot{agents: d.agents, activity: newActivity(now), filters: &st.filters})
+}
+
+// Snapshot returns the data as it is now.
+func (st *Store) Snapshot() *Snapshot { return st.current.Load() }
+
+// Live returns the data as it is at now, with the expired sessions of the
+// agent of key gone. Expiry is lazy: it happens when a request looks at the
+// agent.
+func (st *Store) Live(key string, now time.Time) *Snapshot {
+	snap := st.current.Load()
+	a := snap.Agent(key)
+	if a == nil || a.expiring.len() == 0 || !snap.activity.anyExpired(a, now) {
+		return snap
+	}
+	snap, _ = st.Write(now, func(tx *Tx) error {
+		tx.Agent(key) // which drops the expired sessions
+		return nil
+	})
+	return snap
+}
+
+// Write runs change on a copy of the data and publishes the copy when change
+// returns nil; on an error nothing changes. It returns the data as it is
+// after the write.
+func (st *Store) Write(now time.Time, change func(*Tx) error) (*Snapshot, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cur := st.current.Load()
+	next := *cur
+	tx := &Tx{snap: &next, now: now, changed: map[string]*Agent{}}
+	next.agents = cur.agents.copy()
+	if err := change(tx); err != nil {
+		return cur, err
+	}
+	for _, a := range tx.changed {
+		if a == nil {
+			continue
+		}
+		next.agents.put(a)
+	}
+	next.activity.forget(tx.gone...)
+	st.current.Store(&next)
+	return &next, nil
+}
+
+// ErrNoAgent is the error of a write to an agent that does not exist.
+var ErrNoAgent = errors.New("no such agent")
+
+// Tx is a write in progress. Its changes are seen by its own reads, and by
+// other requests only once the write is published.
+type Tx struct {
+	snap    *Snapshot
+	now     time.Time
+	changed map[string]*Agent // agents changed so far; nil: deleted
+	gone    []*Session        // sessions whose activity is to be forgotten
+}
+
+// Now is the time of the write.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Agent returns the agent of key as the write sees it, with its expired
+// sessions gone, or nil.
+func (tx *Tx) Agent(key string) *Agent {
+	if a, ok := tx.changed[key]; ok {
+		return a
+	}
+	a := tx.snap.Agent(key)
+	if a == nil {
+		return nil
+	}
+	if gone := tx.snap.activity.expiredIn(a, tx.now); len(gone) > 0 {
+		a = a.copy()
+		for _, s := range gone {
+			a.removeSession(s.ID)
+		}
+		tx.gone = append(tx.gone, gone...)
+		tx.changed[key] = a
+	}
+	return a
+}
+
+// mutable returns the agent of key as a copy the write may change.
+func (tx *Tx) mutable(key string) (*Agent, error) {
+	a := tx.Agent(key)
+	if a == nil {
+		return nil, ErrNoAgent
+	}
+	if tx.changed[key] != a {
+		a = a.copy()
+		tx.changed[key] = a
+	}
+	return a, nil
+}
+
+// PutSession stores s in the agent of key, in place of the session of its ID
+// if there is one.
+func (tx *Tx) PutSession(key string, s *Session) error {
+	a, err := tx.mutable(key)
+	if err != nil {
+		return err
+	}
+	if old := a.removeSession(s.ID); old != nil {
+		tx.gone = append(tx.gone, old)
+	}
+	a.sessions.put(s)
+	if s.TTIMinutes > 0 {
+		a.expiring.set(s)
+	}
+	return nil
+}
+
+// DeleteSession removes the session of id from the agent of key and returns
+// it, or nil when there is none.
+func (tx *Tx) DeleteSession(key, id string) (*Session, error) {
+	a, err := tx.mutable(key)
+	if err != nil {
+		return nil, err
+	}
+	old := a.removeSession(id)
+	if old != nil {
+		tx.gone = append(tx.gone, old)
+	}
+	return old, nil
+}
+
+// PutAgent stores a, in place of the agent of its key if there is one.
+func (tx *Tx) PutAgent(a *Agent) {
+	tx.changed[a.Key] = a
+}
+
+// DeleteAgent removes the agent of key, with its sessions, and returns it, or
+// nil when there is none.
+func (tx *Tx) DeleteAgent(key string) *Agent {
+	a := tx.Agent(key)
+	if a == nil {
+		return nil
+	}
+	tx.changed[key] = nil
+	tx.snap.agents.remove(key)
+	a.expiring.t.Scan(func(e entry[*Session]) bool {
+		tx.gone = append(tx.gone, e.v)
+		return true
+	})
+	return a
+}
+
+// copy returns an agent that can change without changing a.
+func (a *Agent) copy() *Agent {
+	c := *a
+	c.sessions = a.sessions.copy()
+	c.expiring = a.expiring.copy()
+	return &c
+}
+
+// removeSession deletes the session of id from a, which must be a copy, and
+// returns it, or nil.
+func (a *Agent) removeSession(id string) *Session {
+	old, ok := a.sessions.remove(id)
+	if !ok {
+		return nil
+	}
+	if old.TTIMinutes > 0 {
+		a.expiring.delete(id)
+	}
+	return old
+}
