@@ -8,19 +8,8 @@ import (
 	"testing"
 )
 
-// admin sends an admin call with a body.
-func admin(s http.Handler, method, target, body string, headers ...string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	w := httptest.NewRecorder()
-	s.ServeHTTP(w, r)
-	return w
-}
-
 func TestAdminHealth(t *testing.T) {
-	w := admin(newTestServer(t, WithAdminToken("tok")), "GET", "/__admin/health", "")
+	w := call(newTestServer(t, WithAdminToken("tok")), "GET", "/__admin/health", "")
 	if w.Code != 200 || w.Body.String() != `{"status":"ok"}`+"\n" {
 		t.Errorf("got %d %s", w.Code, w.Body)
 	}
@@ -40,7 +29,7 @@ func TestAdminToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if w := admin(s, "GET", "/__admin/requests", "", tt.header...); w.Code != tt.want {
+			if w := call(s, "GET", "/__admin/requests", "", tt.header...); w.Code != tt.want {
 				t.Errorf("status %d, want %d", w.Code, tt.want)
 			}
 		})
@@ -49,10 +38,10 @@ func TestAdminToken(t *testing.T) {
 
 func TestAdminScenarioCalls(t *testing.T) {
 	s := newTestServer(t)
-	list := func() *httptest.ResponseRecorder { return do(s, "GET", "/v2/agents/agt_a/sessions") }
+	list := func() *httptest.ResponseRecorder { return call(s, "GET", "/v2/agents/agt_a/sessions", "") }
 
 	t.Run("a built-in scenario activates by name", func(t *testing.T) {
-		if w := admin(s, "PUT", "/__admin/scenario", `{"name":"server_error"}`); w.Code != 200 {
+		if w := call(s, "PUT", "/__admin/scenario", `{"name":"server_error"}`); w.Code != 200 {
 			t.Fatalf("activate: %d %s", w.Code, w.Body)
 		}
 		if w := list(); w.Code != 500 {
@@ -60,7 +49,7 @@ func TestAdminScenarioCalls(t *testing.T) {
 		}
 	})
 	t.Run("deactivation brings normal responses back", func(t *testing.T) {
-		if w := admin(s, "DELETE", "/__admin/scenario", ""); w.Code != 200 {
+		if w := call(s, "DELETE", "/__admin/scenario", ""); w.Code != 200 {
 			t.Fatalf("deactivate: %d %s", w.Code, w.Body)
 		}
 		if w := list(); w.Code != 200 {
@@ -68,7 +57,7 @@ func TestAdminScenarioCalls(t *testing.T) {
 		}
 	})
 	t.Run("inline rules take durations as strings", func(t *testing.T) {
-		w := admin(s, "PUT", "/__admin/scenario", `{"name":"two_429s","rules":[{"times":2,"respond":{"status":429,"retry_after":"3s"}}]}`)
+		w := call(s, "PUT", "/__admin/scenario", `{"name":"two_429s","rules":[{"times":2,"respond":{"status":429,"retry_after":"3s"}}]}`)
 		if w.Code != 200 {
 			t.Fatalf("activate: %d %s", w.Code, w.Body)
 		}
@@ -82,10 +71,10 @@ func TestAdminScenarioCalls(t *testing.T) {
 		}
 	})
 	t.Run("the listing shows the active scenario with its key redacted", func(t *testing.T) {
-		if w := admin(s, "PUT", "/__admin/scenario", `{"name":"slow","api_key":"secret_key_9"}`); w.Code != 200 {
+		if w := call(s, "PUT", "/__admin/scenario", `{"name":"slow","api_key":"secret_key_9"}`); w.Code != 200 {
 			t.Fatalf("activate: %d %s", w.Code, w.Body)
 		}
-		w := admin(s, "GET", "/__admin/scenarios", "")
+		w := call(s, "GET", "/__admin/scenarios", "")
 		var body scenarioList
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
@@ -94,8 +83,8 @@ func TestAdminScenarioCalls(t *testing.T) {
 			body.Active[1].APIKey != KeyFingerprint("secret_key_9") || strings.Contains(w.Body.String(), "secret_key_9") {
 			t.Errorf("listing %s", w.Body)
 		}
-		admin(s, "DELETE", "/__admin/scenario?api_key=secret_key_9", "")
-		if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "secret_key_9"); w.Code != 200 {
+		call(s, "DELETE", "/__admin/scenario?api_key=secret_key_9", "")
+		if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "secret_key_9"); w.Code != 200 {
 			t.Errorf("after DELETE ?api_key=, the key's scenario is still active: %d", w.Code)
 		}
 	})
@@ -114,7 +103,7 @@ func TestAdminScenarioCalls(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			w := admin(s, "PUT", "/__admin/scenario", tt.body)
+			w := call(s, "PUT", "/__admin/scenario", tt.body)
 			if w.Code != tt.status {
 				t.Fatalf("status %d, want %d; %s", w.Code, tt.status, w.Body)
 			}
@@ -127,14 +116,14 @@ func TestAdminScenarioCalls(t *testing.T) {
 
 func TestAdminRequests(t *testing.T) {
 	s := newTestServer(t)
-	do(s, "GET", "/v2/agents/agt_a/sessions?limit=1")
-	do(s, "GET", "/v2/agents/agt_nobody/sessions")
-	do(s, "GET", "/v2/agents/agt_a/sessions?limit=2", "X-Api-Key", "secret_key_7")
-	admin(s, "GET", "/__admin/health", "")
+	call(s, "GET", "/v2/agents/agt_a/sessions?limit=1", "")
+	call(s, "GET", "/v2/agents/agt_nobody/sessions", "")
+	call(s, "GET", "/v2/agents/agt_a/sessions?limit=2", "", "X-Api-Key", "secret_key_7")
+	call(s, "GET", "/__admin/health", "")
 
 	read := func(query string) (queries []string) {
 		t.Helper()
-		w := admin(s, "GET", "/__admin/requests"+query, "")
+		w := call(s, "GET", "/__admin/requests"+query, "")
 		if strings.Contains(w.Body.String(), "secret_key_7") {
 			t.Errorf("the journal shows a key in clear: %s", w.Body)
 		}
@@ -160,10 +149,10 @@ func TestAdminRequests(t *testing.T) {
 			}
 		})
 	}
-	if w := admin(s, "GET", "/__admin/requests?status=many", ""); w.Code != 400 {
+	if w := call(s, "GET", "/__admin/requests?status=many", ""); w.Code != 400 {
 		t.Errorf("a bad status filter: %d, want 400", w.Code)
 	}
-	admin(s, "DELETE", "/__admin/requests", "")
+	call(s, "DELETE", "/__admin/requests", "")
 	if got := read(""); len(got) != 0 {
 		t.Errorf("after DELETE, the journal holds %v", got)
 	}
@@ -172,34 +161,34 @@ func TestAdminRequests(t *testing.T) {
 func TestAdminFixtures(t *testing.T) {
 	s := newTestServer(t)
 	t.Run("a good body replaces the data", func(t *testing.T) {
-		w := admin(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_new\n    generate: {count: 3}\n")
+		w := call(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_new\n    generate: {count: 3}\n")
 		if w.Code != 200 || w.Body.String() != `{"agents":1,"sessions":3}`+"\n" {
 			t.Fatalf("got %d %s", w.Code, w.Body)
 		}
-		if w := do(s, "GET", "/v2/agents/agt_new/sessions"); w.Code != 200 {
+		if w := call(s, "GET", "/v2/agents/agt_new/sessions", ""); w.Code != 200 {
 			t.Errorf("agt_new: %d", w.Code)
 		}
 	})
 	t.Run("a bad body is a 400 naming the line and keeps the data", func(t *testing.T) {
-		w := admin(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_other\n    colour: blue\n")
+		w := call(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_other\n    colour: blue\n")
 		if w.Code != 400 || !strings.Contains(w.Body.String(), "request body:3") {
 			t.Errorf("got %d %s, want a 400 naming request body:3", w.Code, w.Body)
 		}
-		if w := do(s, "GET", "/v2/agents/agt_new/sessions"); w.Code != 200 {
+		if w := call(s, "GET", "/v2/agents/agt_new/sessions", ""); w.Code != 200 {
 			t.Errorf("agt_new after a bad body: %d", w.Code)
 		}
 	})
 	t.Run("an oversized body is a 413", func(t *testing.T) {
-		w := admin(s, "PUT", "/__admin/fixtures", "agents: []\n#"+strings.Repeat("x", maxFixturesBody))
+		w := call(s, "PUT", "/__admin/fixtures", "agents: []\n#"+strings.Repeat("x", maxFixturesBody))
 		if w.Code != 413 || decodeError(t, w).Code != codePayloadTooLarge {
 			t.Errorf("got %d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("a reset goes back to the data loaded at start", func(t *testing.T) {
-		if w := admin(s, "POST", "/__admin/reset", ""); w.Code != 200 {
+		if w := call(s, "POST", "/__admin/reset", ""); w.Code != 200 {
 			t.Fatalf("reset: %d", w.Code)
 		}
-		if do(s, "GET", "/v2/agents/agt_new/sessions").Code != 404 || do(s, "GET", "/v2/agents/agt_a/sessions").Code != 200 {
+		if call(s, "GET", "/v2/agents/agt_new/sessions", "").Code != 404 || call(s, "GET", "/v2/agents/agt_a/sessions", "").Code != 200 {
 			t.Error("the reset did not restore the data loaded at start")
 		}
 	})
@@ -207,13 +196,13 @@ func TestAdminFixtures(t *testing.T) {
 
 func TestResetClearsScenarioAndJournal(t *testing.T) {
 	s := newTestServer(t)
-	admin(s, "PUT", "/__admin/scenario", `{"name":"server_error"}`)
-	do(s, "GET", "/v2/agents/agt_a/sessions")
-	admin(s, "POST", "/__admin/reset", "")
+	call(s, "PUT", "/__admin/scenario", `{"name":"server_error"}`)
+	call(s, "GET", "/v2/agents/agt_a/sessions", "")
+	call(s, "POST", "/__admin/reset", "")
 	if n := len(s.Requests()); n != 0 {
 		t.Errorf("the journal holds %d entries after a reset", n)
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 200 {
 		t.Errorf("the scenario is still active after a reset: %d", w.Code)
 	}
 }
@@ -222,7 +211,7 @@ func TestResetRestartsTheStartScenario(t *testing.T) {
 	s := newTestServer(t, WithScenarios(), WithScenario("rate_limit_exceeded"))
 	s.DeactivateScenario("")
 	s.Reset()
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 429 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 429 {
 		t.Errorf("after a reset: %d, want the start scenario's 429", w.Code)
 	}
 }
@@ -230,7 +219,7 @@ func TestResetRestartsTheStartScenario(t *testing.T) {
 func TestAdminIsNotAnAgentRoute(t *testing.T) {
 	s := newTestServer(t)
 	for _, target := range []string{"/v2/agents/__admin/sessions", "/v2/agents/agt_a/sessions/../../../__admin/reset"} {
-		if w := do(s, "GET", target); w.Code == 200 {
+		if w := call(s, "GET", target, ""); w.Code == 200 {
 			t.Errorf("%s: 200", target)
 		}
 	}

@@ -238,16 +238,16 @@ func TestSwapsDuringWritesKeepOneDataSet(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
 				id := fmt.Sprintf("w%d_%d", w, i) // sorts after every id of the sets
-				rec := hreq(s, "POST", "/v2/agents/agt_c/sessions", `{"key":"`+id+`","name":"write"}`, "Content-Type", "application/json")
+				rec := call(s, "POST", "/v2/agents/agt_c/sessions", `{"key":"`+id+`","name":"write"}`, "Content-Type", "application/json")
 				if rec.Code != 201 {
 					t.Errorf("create: %d %s", rec.Code, rec.Body)
 					return
 				}
-				if rec := hreq(s, "PATCH", "/v2/agents/agt_c/sessions/"+id, `{"enabled":false}`, "Content-Type", "application/json"); rec.Code != 200 && rec.Code != 404 {
+				if rec := call(s, "PATCH", "/v2/agents/agt_c/sessions/"+id, `{"enabled":false}`, "Content-Type", "application/json"); rec.Code != 200 && rec.Code != 404 {
 					t.Errorf("patch: %d %s", rec.Code, rec.Body)
 					return
 				}
-				if rec := hreq(s, "DELETE", "/v2/agents/agt_c/sessions/"+id, ""); rec.Code != 204 && rec.Code != 404 {
+				if rec := call(s, "DELETE", "/v2/agents/agt_c/sessions/"+id, ""); rec.Code != 204 && rec.Code != 404 {
 					t.Errorf("delete: %d %s", rec.Code, rec.Body)
 					return
 				}
@@ -257,7 +257,7 @@ func TestSwapsDuringWritesKeepOneDataSet(t *testing.T) {
 	for r := range 4 {
 		wg.Go(func() {
 			for !stop.Load() {
-				rec := hreq(s, "GET", "/v2/agents/agt_c/sessions?limit=100", "")
+				rec := call(s, "GET", "/v2/agents/agt_c/sessions?limit=100", "")
 				var b listBody
 				if err := json.Unmarshal(rec.Body.Bytes(), &b); rec.Code != 200 || err != nil {
 					t.Errorf("reader %d: %d %s", r, rec.Code, rec.Body)
@@ -286,9 +286,9 @@ func TestSwapsDuringWritesKeepOneDataSet(t *testing.T) {
 	for i := range 120 {
 		var rec *httptest.ResponseRecorder
 		if i%3 == 2 {
-			rec = hreq(s, "POST", "/__admin/reset", "")
+			rec = call(s, "POST", "/__admin/reset", "")
 		} else {
-			rec = hreq(s, "PUT", "/__admin/fixtures", swapSets[[]string{"A", "B"}[i%2]].yaml)
+			rec = call(s, "PUT", "/__admin/fixtures", swapSets[[]string{"A", "B"}[i%2]].yaml)
 		}
 		if rec.Code != 200 {
 			t.Errorf("admin: %d %s", rec.Code, rec.Body)

@@ -265,12 +265,12 @@ func FuzzSessionBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, create, patch []byte) {
 		s.Reset()
 		target := "/v2/agents/agt_a/sessions/ase_a_001"
-		w := hreq(s, "POST", "/v2/agents/agt_a/sessions", string(create), "Content-Type", "application/json")
+		w := call(s, "POST", "/v2/agents/agt_a/sessions", string(create), "Content-Type", "application/json")
 		switch w.Code {
 		case 201:
 			ws := checkSessionResponse(t, "create", w.Body.Bytes())
 			target = "/v2/agents/agt_a/sessions/" + ws.ID
-			if got := hreq(s, "GET", target, ""); got.Code != 200 || got.Body.String() != w.Body.String() {
+			if got := call(s, "GET", target, ""); got.Code != 200 || got.Body.String() != w.Body.String() {
 				t.Fatalf("get after create: %d %s, want %s", got.Code, got.Body, w.Body)
 			}
 		case 400, 409, 413:
@@ -278,11 +278,11 @@ func FuzzSessionBody(f *testing.F) {
 		default:
 			t.Fatalf("create %q: status %d %s", create, w.Code, w.Body)
 		}
-		w = hreq(s, "PATCH", target, string(patch), "Content-Type", "application/json")
+		w = call(s, "PATCH", target, string(patch), "Content-Type", "application/json")
 		switch w.Code {
 		case 200:
 			checkSessionResponse(t, "patch", w.Body.Bytes())
-			again := hreq(s, "PATCH", target, w.Body.String(), "Content-Type", "application/json")
+			again := call(s, "PATCH", target, w.Body.String(), "Content-Type", "application/json")
 			if again.Code != 200 || again.Body.String() != w.Body.String() {
 				t.Fatalf("a patch with the session's own JSON: %d %s, want %s", again.Code, again.Body, w.Body)
 			}
@@ -291,7 +291,7 @@ func FuzzSessionBody(f *testing.F) {
 		default:
 			t.Fatalf("patch %q: status %d %s", patch, w.Code, w.Body)
 		}
-		if w := hreq(s, "GET", "/v2/agents/agt_a/sessions?limit=100", ""); w.Code != 200 || !json.Valid(w.Body.Bytes()) {
+		if w := call(s, "GET", "/v2/agents/agt_a/sessions?limit=100", ""); w.Code != 200 || !json.Valid(w.Body.Bytes()) {
 			t.Fatalf("list after the writes: %d %s", w.Code, w.Body)
 		}
 	})

@@ -26,7 +26,7 @@ func TestGoldenResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got := do(s, "GET", tt.target).Body.Bytes()
+			got := call(s, "GET", tt.target, "").Body.Bytes()
 			path := filepath.Join("testdata", tt.file)
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -49,7 +49,7 @@ func TestSeedPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := decodeList(t, do(s, "GET", "/v2/agents/agt_customer_support/sessions?limit=3"))
+	b := decodeList(t, call(s, "GET", "/v2/agents/agt_customer_support/sessions?limit=3", ""))
 	const seedKey = "eyJzZXNzaW9uX2lkIjoiYXNlX2N1c3RvbWVyX3N1cHBvcnRfMDAzIn0="
 	if b.Metadata.PageKey != seedKey || b.Metadata.TotalCount != 127 {
 		t.Errorf("metadata %+v, want the seed's page_key %s and total_count 127", b.Metadata, seedKey)

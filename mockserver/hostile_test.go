@@ -20,23 +20,6 @@ import (
 	"unicode/utf8"
 )
 
-// hreq sends one request through the handler, with the key key_a unless
-// headers say otherwise (an empty value removes a header).
-func hreq(s http.Handler, method, target, body string, headers ...string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
-	r.Header.Set("X-Api-Key", "key_a")
-	for i := 0; i+1 < len(headers); i += 2 {
-		if headers[i+1] == "" {
-			r.Header.Del(headers[i])
-		} else {
-			r.Header.Set(headers[i], headers[i+1])
-		}
-	}
-	w := httptest.NewRecorder()
-	s.ServeHTTP(w, r)
-	return w
-}
-
 // checkErrorResponse checks that an error is the API's JSON error: a code, a
 // message and a request id, and field errors on a 400.
 func checkErrorResponse(t *testing.T, what string, status int, contentType string, body []byte) errorBody {
@@ -320,7 +303,7 @@ func TestHostileRequests(t *testing.T) {
 	client := ts.Client()
 
 	// A canary: a reset (by a traversal, say) would remove it.
-	if w := hreq(s, "POST", "/v2/agents/agt_a/sessions", `{"key":"canary","name":"canary"}`, "Content-Type", "application/json"); w.Code != 201 {
+	if w := call(s, "POST", "/v2/agents/agt_a/sessions", `{"key":"canary","name":"canary"}`, "Content-Type", "application/json"); w.Code != 201 {
 		t.Fatalf("canary: %d %s", w.Code, w.Body)
 	}
 	stillServing := func(t *testing.T) {
@@ -395,24 +378,24 @@ func containsInt(list []int, v int) bool {
 // have an RFC 3339 created_at.
 func TestAdminClockStaysInRange(t *testing.T) {
 	s := newTestServer(t)
-	if w := hreq(s, "POST", "/__admin/clock", `{"set":"9999-12-31T23:00:00Z"}`); w.Code != 200 {
+	if w := call(s, "POST", "/__admin/clock", `{"set":"9999-12-31T23:00:00Z"}`); w.Code != 200 {
 		t.Fatalf("set: %d %s", w.Code, w.Body)
 	}
-	w := hreq(s, "POST", "/__admin/clock", `{"advance":"2h"}`)
+	w := call(s, "POST", "/__admin/clock", `{"advance":"2h"}`)
 	if w.Code != 400 {
 		t.Fatalf("advance past year 9999: %d %s, want 400", w.Code, w.Body)
 	}
 	checkErrorResponse(t, "advance", w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
-	for _, call := range [][3]string{
+	for _, c := range [][3]string{
 		{"GET", "/__admin/clock", ""},
 		{"POST", "/v2/agents/agt_a/sessions", `{"name":"at the edge"}`},
 		{"GET", "/v2/agents/agt_a/sessions?limit=100", ""},
 	} {
-		if w := hreq(s, call[0], call[1], call[2], "Content-Type", "application/json"); w.Code >= 500 {
-			t.Errorf("%s %s: %d %s", call[0], call[1], w.Code, w.Body)
+		if w := call(s, c[0], c[1], c[2]); w.Code >= 500 {
+			t.Errorf("%s %s: %d %s", c[0], c[1], w.Code, w.Body)
 		}
 	}
-	if w := hreq(s, "POST", "/__admin/clock", `{"advance":"2562047h"}`); w.Code != 400 {
+	if w := call(s, "POST", "/__admin/clock", `{"advance":"2562047h"}`); w.Code != 400 {
 		t.Errorf("advance by the largest duration at the edge: %d %s, want 400", w.Code, w.Body)
 	}
 }
@@ -422,7 +405,7 @@ func TestAdminClockStaysInRange(t *testing.T) {
 // soon, and leave the data that was serving.
 func TestAdminFixturesRefusesHostileBodies(t *testing.T) {
 	s := newTestServer(t)
-	if w := hreq(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_mine\n    generate: {count: 7}\n"); w.Code != 200 {
+	if w := call(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_mine\n    generate: {count: 7}\n"); w.Code != 200 {
 		t.Fatalf("setup: %d %s", w.Code, w.Body)
 	}
 	// An alias bomb in metadata: 9^9 values if expanded.
@@ -467,7 +450,7 @@ func TestAdminFixturesRefusesHostileBodies(t *testing.T) {
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
 			done := make(chan *httptest.ResponseRecorder, 1)
-			go func() { done <- hreq(s, "PUT", "/__admin/fixtures", body) }()
+			go func() { done <- call(s, "PUT", "/__admin/fixtures", body) }()
 			var w *httptest.ResponseRecorder
 			select {
 			case w = <-done:
@@ -481,7 +464,7 @@ func TestAdminFixturesRefusesHostileBodies(t *testing.T) {
 			if w.Code == 400 && !strings.HasPrefix(e.Messages[0], "request body") {
 				t.Errorf("the message does not name the body: %q", e.Messages)
 			}
-			if w := hreq(s, "GET", "/v2/agents/agt_mine/sessions", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"total_count":7`) {
+			if w := call(s, "GET", "/v2/agents/agt_mine/sessions", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"total_count":7`) {
 				t.Errorf("after a refused body, the data that was serving is gone: %d %s", w.Code, w.Body)
 			}
 		})
@@ -494,14 +477,14 @@ func TestAdminFixturesRefusesHostileBodies(t *testing.T) {
 func TestSessionBodyTrailingData(t *testing.T) {
 	s := newTestServer(t)
 	for _, tail := range []string{"}", "]", "}}", " ]", "{}", "x"} {
-		if w := hreq(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
+		if w := call(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
 			t.Errorf("create with %q after the object: %d %s, want 400", tail, w.Code, w.Body)
 		}
-		if w := hreq(s, "PATCH", "/v2/agents/agt_a/sessions/ase_a_001", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
+		if w := call(s, "PATCH", "/v2/agents/agt_a/sessions/ase_a_001", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
 			t.Errorf("patch with %q after the object: %d %s, want 400", tail, w.Code, w.Body)
 		}
 	}
-	if w := hreq(s, "POST", "/v2/agents/agt_a/sessions", " \n{\"name\":\"x\"}\r\n\t ", "Content-Type", "application/json"); w.Code != 201 {
+	if w := call(s, "POST", "/v2/agents/agt_a/sessions", " \n{\"name\":\"x\"}\r\n\t ", "Content-Type", "application/json"); w.Code != 201 {
 		t.Errorf("create with white space around the object: %d %s, want 201", w.Code, w.Body)
 	}
 }

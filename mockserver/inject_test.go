@@ -74,7 +74,7 @@ func TestBuiltInErrorScenarios(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.scenario+" answers "+tt.wantCode, func(t *testing.T) {
 			s := newTestServer(t, WithScenario(tt.scenario))
-			w := do(s, "GET", "/v2/agents/agt_a/sessions")
+			w := call(s, "GET", "/v2/agents/agt_a/sessions", "")
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d", w.Code, tt.wantStatus)
 			}
@@ -108,7 +108,7 @@ func TestPrefer(t *testing.T) {
 	s := newTestServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", tt.prefer)
+			w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", tt.prefer)
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d; %s", w.Code, tt.wantStatus, w.Body)
 			}
@@ -127,7 +127,7 @@ func TestPreferScenarioKeepsCounting(t *testing.T) {
 	}}))
 	var got []int
 	for range 4 {
-		got = append(got, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", "scenario=twice").Code)
+		got = append(got, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", "scenario=twice").Code)
 	}
 	if fmt.Sprint(got) != "[429 429 200 200]" {
 		t.Errorf("statuses %v, want [429 429 200 200]", got)
@@ -162,14 +162,14 @@ func TestScenarioScopedToOneKey(t *testing.T) {
 	if err := s.ActivateScenario("server_error", "key_a"); err != nil {
 		t.Fatal(err)
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a"); w.Code != 500 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_a"); w.Code != 500 {
 		t.Errorf("key_a: %d, want 500", w.Code)
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_b"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_b"); w.Code != 200 {
 		t.Errorf("key_b: %d, want 200", w.Code)
 	}
 	s.DeactivateScenario("key_a")
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_a"); w.Code != 200 {
 		t.Errorf("key_a after deactivation: %d, want 200", w.Code)
 	}
 }
@@ -179,7 +179,7 @@ func TestInjectedResponseHeadersAndRetryAfter(t *testing.T) {
 	mustActivate(t, s, "", scenarios.Rule{Respond: &scenarios.Response{
 		Status: 429, RetryAfter: scenarios.Duration(1500 * time.Millisecond), Headers: map[string]string{"X-Trace": "t1"},
 	}})
-	w := do(s, "GET", "/v2/agents/agt_a/sessions")
+	w := call(s, "GET", "/v2/agents/agt_a/sessions", "")
 	if w.Code != 429 || w.Header().Get("Retry-After") != "2" || w.Header().Get("X-Trace") != "t1" {
 		t.Errorf("got %d Retry-After %q X-Trace %q, want 429, 2 (rounded up) and t1",
 			w.Code, w.Header().Get("Retry-After"), w.Header().Get("X-Trace"))
@@ -190,7 +190,7 @@ func TestDelayAloneDelaysTheNormalResponse(t *testing.T) {
 	s := newTestServer(t)
 	mustActivate(t, s, "", scenarios.Rule{Delay: &scenarios.Delay{Min: scenarios.Duration(50 * time.Millisecond), Max: scenarios.Duration(50 * time.Millisecond)}})
 	start := time.Now()
-	w := do(s, "GET", "/v2/agents/agt_a/sessions")
+	w := call(s, "GET", "/v2/agents/agt_a/sessions", "")
 	if w.Code != 200 || time.Since(start) < 50*time.Millisecond {
 		t.Errorf("got %d after %v, want 200 after at least 50ms", w.Code, time.Since(start))
 	}
@@ -294,7 +294,7 @@ func TestRateLimit(t *testing.T) {
 	s := newTestServer(t, WithRateLimit("1/s,burst=2"))
 	var got []string
 	for range 3 {
-		w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a")
+		w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_a")
 		got = append(got, fmt.Sprintf("%d %s/%s", w.Code, w.Header().Get("X-RateLimit-Remaining"), w.Header().Get("X-RateLimit-Limit")))
 		if w.Code == 429 {
 			if e := decodeError(t, w); e.Code != codeRateLimited || w.Header().Get("Retry-After") != "1" {
@@ -305,11 +305,11 @@ func TestRateLimit(t *testing.T) {
 	if want := "[200 1/2 200 0/2 429 0/2]"; fmt.Sprint(got) != want {
 		t.Errorf("got %v, want %s", got, want)
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_b"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_b"); w.Code != 200 {
 		t.Errorf("another key shares the bucket: %d", w.Code)
 	}
 	s.Reset()
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "key_a"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_a"); w.Code != 200 {
 		t.Errorf("a reset does not refill the bucket: %d", w.Code)
 	}
 }
@@ -331,7 +331,7 @@ func TestRateLimitRefills(t *testing.T) {
 func TestJournalIsABoundedRing(t *testing.T) {
 	s := newTestServer(t, WithJournalSize(3))
 	for i := 1; i <= 5; i++ {
-		do(s, "GET", fmt.Sprintf("/v2/agents/agt_a/sessions?limit=%d", i))
+		call(s, "GET", fmt.Sprintf("/v2/agents/agt_a/sessions?limit=%d", i), "")
 	}
 	var queries []string
 	for _, r := range s.Requests() {
@@ -344,7 +344,7 @@ func TestJournalIsABoundedRing(t *testing.T) {
 
 func TestJournalEntry(t *testing.T) {
 	s := newTestServer(t)
-	do(s, "GET", "/v2/agents/agt_nobody/sessions?limit=2", "X-Api-Key", "secret_key_1")
+	call(s, "GET", "/v2/agents/agt_nobody/sessions?limit=2", "", "X-Api-Key", "secret_key_1")
 	got := s.Requests()
 	if len(got) != 1 {
 		t.Fatalf("%d entries, want 1", len(got))
@@ -366,7 +366,7 @@ func fixturesRateLimit(perSecond float64, burst int) fixtures.RateLimit {
 func TestDebugLogNamesRequestsButNotKeys(t *testing.T) {
 	var logs strings.Builder
 	s := newTestServer(t, WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	do(s, "GET", "/v2/agents/agt_a/sessions?limit=2", "X-Api-Key", "secret_key_3")
+	call(s, "GET", "/v2/agents/agt_a/sessions?limit=2", "", "X-Api-Key", "secret_key_3")
 	got := logs.String()
 	if !strings.Contains(got, "msg=request") || !strings.Contains(got, `query="limit=2"`) || !strings.Contains(got, KeyFingerprint("secret_key_3")) {
 		t.Errorf("no request line: %s", got)
@@ -379,11 +379,11 @@ func TestDebugLogNamesRequestsButNotKeys(t *testing.T) {
 func TestRateLimitComesAfterAuthentication(t *testing.T) {
 	s := newTestServer(t, WithAPIKeys("key_a"), WithRateLimit("1/s,burst=1"))
 	for range 3 {
-		if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", "stranger"); w.Code != 401 {
+		if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "stranger"); w.Code != 401 {
 			t.Fatalf("a key that is not accepted: %d, want 401 every time", w.Code)
 		}
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 200 {
 		t.Errorf("key_a: %d, want 200", w.Code)
 	}
 }
@@ -418,7 +418,7 @@ func TestJournalHasTheEntryWhenTheClientHasTheResponse(t *testing.T) {
 func TestPanicIsJournaledAsA500(t *testing.T) {
 	s := newTestServer(t)
 	s.router.GET("/v2/agents/:agent_key/panic", s.api("list", func(http.ResponseWriter, *request) error { panic("boom") }))
-	if w := do(s, "GET", "/v2/agents/agt_a/panic"); w.Code != 500 {
+	if w := call(s, "GET", "/v2/agents/agt_a/panic", ""); w.Code != 500 {
 		t.Fatalf("status %d", w.Code)
 	}
 	if got := s.Requests(); len(got) != 1 || got[0].Status != 500 || got[0].ErrorCode != codeInternal {
@@ -481,20 +481,20 @@ func delayed(s *Server) bool {
 func TestInjectedErrorsUseTheServersCodes(t *testing.T) {
 	s := newTestServer(t)
 	for status, code := range map[int]string{413: codePayloadTooLarge, 415: codeUnsupportedMedia, 405: codeMethodNotAllowed, 503: codeUnavailable} {
-		if e := decodeError(t, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", fmt.Sprint("code=", status))); e.Code != code {
+		if e := decodeError(t, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", fmt.Sprint("code=", status))); e.Code != code {
 			t.Errorf("Prefer: code=%d gave %q, want %q", status, e.Code, code)
 		}
 	}
-	if e := decodeError(t, do(s, "GET", "/v2/agents/agt_a/sessions", "Prefer", "code=400")); len(e.FieldErrors) == 0 {
+	if e := decodeError(t, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", "code=400")); len(e.FieldErrors) == 0 {
 		t.Error("an injected 400 has no field_errors")
 	}
 }
 
 func TestJournalRecordsWrongMethodsAndUnknownRoutes(t *testing.T) {
 	s := newTestServer(t)
-	do(s, "PUT", "/v2/agents/agt_a/sessions")
-	do(s, "GET", "/v2/agentz")
-	admin(s, "GET", "/__admin/nope", "")
+	call(s, "PUT", "/v2/agents/agt_a/sessions", "")
+	call(s, "GET", "/v2/agentz", "")
+	call(s, "GET", "/__admin/nope", "")
 	var got []string
 	for _, r := range s.Requests() {
 		got = append(got, fmt.Sprint(r.Method, " ", r.Path, " ", r.Status, " ", r.ErrorCode))

@@ -65,8 +65,13 @@ func (w *responseWriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
+// Write writes a body, but for a HEAD request, whose headers say what the
+// body of a GET would be.
 func (w *responseWriter) Write(b []byte) (int, error) {
 	w.req.wrote(http.StatusOK)
+	if w.req.Method == http.MethodHead {
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
 }
 

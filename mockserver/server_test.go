@@ -49,10 +49,15 @@ func newTestServer(t *testing.T, opts ...Option) *Server {
 	return s
 }
 
-// do sends one request with the key key_a unless headers say otherwise.
-func do(s http.Handler, method, target string, headers ...string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, nil)
+// call sends one request through the handler, with the key key_a and, with
+// a body, Content-Type application/json, unless headers say otherwise (an
+// empty value removes a header).
+func call(s http.Handler, method, target, body string, headers ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	r.Header.Set("X-Api-Key", "key_a")
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		if headers[i+1] == "" {
 			r.Header.Del(headers[i])
@@ -140,7 +145,7 @@ func TestListErrors(t *testing.T) {
 	s := newTestServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := do(s, tt.method, tt.target, tt.headers...)
+			w := call(s, tt.method, tt.target, "", tt.headers...)
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body %s", w.Code, tt.wantStatus, w.Body)
 			}
@@ -160,14 +165,14 @@ func TestListErrors(t *testing.T) {
 }
 
 func TestNotFoundNamesTheAgent(t *testing.T) {
-	e := decodeError(t, do(newTestServer(t), "GET", "/v2/agents/agt_nobody/sessions"))
+	e := decodeError(t, call(newTestServer(t), "GET", "/v2/agents/agt_nobody/sessions", ""))
 	if e.ID != "agt_nobody" || !strings.Contains(e.Messages[0], `"agt_nobody"`) {
 		t.Errorf("404 body %+v does not name agt_nobody", e)
 	}
 }
 
 func TestMethodNotAllowedSetsAllow(t *testing.T) {
-	w := do(newTestServer(t), "PUT", "/v2/agents/agt_a/sessions")
+	w := call(newTestServer(t), "PUT", "/v2/agents/agt_a/sessions", "")
 	if allow := w.Header().Get("Allow"); !strings.Contains(allow, "GET") {
 		t.Errorf("Allow %q, want it to list GET", allow)
 	}
@@ -190,7 +195,7 @@ func TestAuthentication(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := do(newTestServer(t, tt.opts...), "GET", "/v2/agents/agt_a/sessions", tt.headers...)
+			w := call(newTestServer(t, tt.opts...), "GET", "/v2/agents/agt_a/sessions", "", tt.headers...)
 			if w.Code != tt.want {
 				t.Errorf("status %d, want %d; body %s", w.Code, tt.want, w.Body)
 			}
@@ -206,14 +211,14 @@ func TestFixtureKeysAreAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]int{"from_file": 200, "from_flag": 200, "key_a": 401} {
-		if w := do(s, "GET", "/v2/agents/agt_a/sessions", "X-Api-Key", key); w.Code != want {
+		if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", key); w.Code != want {
 			t.Errorf("key %s: status %d, want %d", key, w.Code, want)
 		}
 	}
 }
 
 func TestAllowedKeysDoNotApplyWithoutAuth(t *testing.T) {
-	w := do(newTestServer(t, WithoutAuth()), "GET", "/v2/agents/agt_locked/sessions", "X-Api-Key", "key_b")
+	w := call(newTestServer(t, WithoutAuth()), "GET", "/v2/agents/agt_locked/sessions", "", "X-Api-Key", "key_b")
 	if w.Code != 200 {
 		t.Errorf("status %d, want 200", w.Code)
 	}
@@ -244,7 +249,7 @@ func TestListPages(t *testing.T) {
 	s := newTestServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions?"+tt.query))
+			b := decodeList(t, call(s, "GET", "/v2/agents/agt_a/sessions?"+tt.query, ""))
 			var got []string
 			for _, s := range b.Sessions {
 				got = append(got, s.ID)
@@ -274,7 +279,7 @@ func ids(n ...int) []string {
 }
 
 func TestEmptyAgentListsAnEmptyArray(t *testing.T) {
-	w := do(newTestServer(t), "GET", "/v2/agents/agt_empty/sessions")
+	w := call(newTestServer(t), "GET", "/v2/agents/agt_empty/sessions", "")
 	want := `{"sessions":[],"metadata":{"total_count":0}}` + "\n"
 	if w.Code != 200 || w.Body.String() != want {
 		t.Errorf("got %d %s, want 200 %s", w.Code, w.Body, want)
@@ -311,7 +316,7 @@ func TestWalkEveryPage(t *testing.T) {
 						if pages > len(agent.Sessions)+1 {
 							t.Fatal("the walk does not end")
 						}
-						b := decodeList(t, do(s, "GET", fmt.Sprintf("/v2/agents/%s/sessions?limit=%d&%s&page_key=%s", agent.Key, limit, filter, pageKey)))
+						b := decodeList(t, call(s, "GET", fmt.Sprintf("/v2/agents/%s/sessions?limit=%d&%s&page_key=%s", agent.Key, limit, filter, pageKey), ""))
 						if b.Metadata.TotalCount != len(want) {
 							t.Fatalf("total_count %d, want %d", b.Metadata.TotalCount, len(want))
 						}
@@ -337,17 +342,20 @@ func TestWalkEveryPage(t *testing.T) {
 
 func TestHeadHasHeadersAndNoBody(t *testing.T) {
 	s := newTestServer(t)
-	get := do(s, "GET", "/v2/agents/agt_a/sessions")
-	head := do(s, "HEAD", "/v2/agents/agt_a/sessions")
+	get := call(s, "GET", "/v2/agents/agt_a/sessions", "")
+	head := call(s, "HEAD", "/v2/agents/agt_a/sessions", "")
 	if head.Code != 200 || head.Header().Get("Content-Length") != get.Header().Get("Content-Length") ||
 		head.Header().Get("Content-Type") != "application/json" {
 		t.Errorf("HEAD: %d %v, want GET's headers %v", head.Code, head.Header(), get.Header())
+	}
+	if head.Body.Len() != 0 {
+		t.Errorf("HEAD wrote a body of %d bytes", head.Body.Len())
 	}
 }
 
 func TestCORS(t *testing.T) {
 	s := newTestServer(t)
-	pre := do(s, "OPTIONS", "/v2/agents/agt_a/sessions", "Access-Control-Request-Method", "GET", "X-Api-Key", "")
+	pre := call(s, "OPTIONS", "/v2/agents/agt_a/sessions", "", "Access-Control-Request-Method", "GET", "X-Api-Key", "")
 	if pre.Code != http.StatusNoContent || pre.Header().Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("preflight: %d %v", pre.Code, pre.Header())
 	}
@@ -356,7 +364,7 @@ func TestCORS(t *testing.T) {
 			t.Errorf("preflight does not allow header %s", h)
 		}
 	}
-	get := do(s, "GET", "/v2/agents/agt_a/sessions")
+	get := call(s, "GET", "/v2/agents/agt_a/sessions", "")
 	if get.Header().Get("Access-Control-Allow-Origin") != "*" ||
 		!strings.Contains(get.Header().Get("Access-Control-Expose-Headers"), "Retry-After") {
 		t.Errorf("GET lacks CORS headers: %v", get.Header())
@@ -366,7 +374,7 @@ func TestCORS(t *testing.T) {
 func TestPanicIsA500(t *testing.T) {
 	s := newTestServer(t)
 	s.router.GET("/panic", func(http.ResponseWriter, *http.Request, httprouter.Params) { panic("boom") })
-	w := do(s, "GET", "/panic")
+	w := call(s, "GET", "/panic", "")
 	if w.Code != 500 || decodeError(t, w).Code != codeInternal {
 		t.Errorf("got %d %s, want 500 internal_error", w.Code, w.Body)
 	}
@@ -378,18 +386,18 @@ func TestReloadReplaceAndReset(t *testing.T) {
 	if err := s.Replace(other); err != nil {
 		t.Fatal(err)
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 404 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 404 {
 		t.Errorf("after Replace, agt_a: %d, want 404", w.Code)
 	}
 	s.Reset()
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 200 {
 		t.Errorf("after Reset, agt_a: %d, want 200", w.Code)
 	}
 	if err := s.Reload(other); err != nil {
 		t.Fatal(err)
 	}
 	s.Reset()
-	if w := do(s, "GET", "/v2/agents/agt_other/sessions"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_other/sessions", ""); w.Code != 200 {
 		t.Errorf("after Reload and Reset, agt_other: %d, want 200", w.Code)
 	}
 }
@@ -402,7 +410,7 @@ func TestBadDataChangesNothing(t *testing.T) {
 	if err := s.Reload(bad); err == nil {
 		t.Fatal("Reload accepted data that cannot be encoded")
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 200 {
 		t.Errorf("after a refused Reload, agt_a: %d, want 200", w.Code)
 	}
 }

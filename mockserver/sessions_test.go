@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -17,19 +16,6 @@ import (
 	"github.com/agentmock/agentmock/fixtures"
 	"github.com/agentmock/agentmock/scenarios"
 )
-
-// send sends a request with a JSON body and the key key_a.
-func send(s http.Handler, method, target, body string, headers ...string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
-	r.Header.Set("X-Api-Key", "key_a")
-	r.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	w := httptest.NewRecorder()
-	s.ServeHTTP(w, r)
-	return w
-}
 
 func decodeSession(t *testing.T, w *httptest.ResponseRecorder, wantStatus int) wireSession {
 	t.Helper()
@@ -51,7 +37,7 @@ func TestCreateSession(t *testing.T) {
 	const url = "/v2/agents/agt_a/sessions"
 
 	t.Run("a name alone makes an enabled session with a derived key", func(t *testing.T) {
-		w := send(s, "POST", url, `{"name":"Billing inquiry"}`)
+		w := call(s, "POST", url, `{"name":"Billing inquiry"}`)
 		got := decodeSession(t, w, 201)
 		want := wireSession{ID: "ase_billing_inquiry", Key: "ase_billing_inquiry", AgentKey: "agt_a", Name: "Billing inquiry",
 			Enabled: true, CreatedAt: "2025-01-01T12:00:00Z"}
@@ -63,34 +49,34 @@ func TestCreateSession(t *testing.T) {
 		}
 	})
 	t.Run("the same name again gets a unique key", func(t *testing.T) {
-		if got := decodeSession(t, send(s, "POST", url, `{"name":"Billing  inquiry!"}`), 201); got.ID != "ase_billing_inquiry_2" {
+		if got := decodeSession(t, call(s, "POST", url, `{"name":"Billing  inquiry!"}`), 201); got.ID != "ase_billing_inquiry_2" {
 			t.Errorf("key %q, want ase_billing_inquiry_2", got.ID)
 		}
 	})
 	t.Run("a name without letters or digits still gets a key", func(t *testing.T) {
-		if got := decodeSession(t, send(s, "POST", url, `{"name":"¿?"}`), 201); got.ID != "ase_session" {
+		if got := decodeSession(t, call(s, "POST", url, `{"name":"¿?"}`), 201); got.ID != "ase_session" {
 			t.Errorf("key %q, want ase_session", got.ID)
 		}
 	})
 	t.Run("every field is kept", func(t *testing.T) {
-		got := decodeSession(t, send(s, "POST", url,
+		got := decodeSession(t, call(s, "POST", url,
 			`{"key":"my-key_1","name":"N","description":"D","metadata":{"n":12345678901234567890,"o":{"x":[1]}},"enabled":false,"tti_minutes":30}`), 201)
 		if got.ID != "my-key_1" || got.Description != "D" || got.Enabled || got.TTIMinutes != 30 || fmt.Sprint(got.Metadata["n"]) != "1.2345678901234567e+19" {
 			t.Errorf("got %+v", got)
 		}
 	})
 	t.Run("an existing key is a 409", func(t *testing.T) {
-		w := send(s, "POST", url, `{"key":"ase_a_001","name":"x"}`)
+		w := call(s, "POST", url, `{"key":"ase_a_001","name":"x"}`)
 		if w.Code != 409 || decodeError(t, w).Code != codeSessionExists {
 			t.Errorf("got %d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("the list sees the new sessions at once", func(t *testing.T) {
-		b := decodeList(t, do(s, "GET", url+"?limit=100"))
+		b := decodeList(t, call(s, "GET", url+"?limit=100", ""))
 		if b.Metadata.TotalCount != 14 {
 			t.Errorf("total_count %d, want 10 + 4", b.Metadata.TotalCount)
 		}
-		dis := decodeList(t, do(s, "GET", url+"?enabled=false"))
+		dis := decodeList(t, call(s, "GET", url+"?enabled=false", ""))
 		if dis.Metadata.TotalCount != 6 {
 			t.Errorf("disabled total_count %d, want 5 + 1", dis.Metadata.TotalCount)
 		}
@@ -133,7 +119,7 @@ func TestCreateSessionErrors(t *testing.T) {
 	s := newTestServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := send(s, "POST", "/v2/agents/"+tt.agent+"/sessions", tt.body, tt.headers...)
+			w := call(s, "POST", "/v2/agents/"+tt.agent+"/sessions", tt.body, tt.headers...)
 			if w.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d; %s", w.Code, tt.wantStatus, w.Body)
 			}
@@ -146,7 +132,7 @@ func TestCreateSessionErrors(t *testing.T) {
 			}
 		})
 	}
-	if b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions")); b.Metadata.TotalCount != 10 {
+	if b := decodeList(t, call(s, "GET", "/v2/agents/agt_a/sessions", "")); b.Metadata.TotalCount != 10 {
 		t.Errorf("refused creates changed the data: total_count %d", b.Metadata.TotalCount)
 	}
 }
@@ -156,22 +142,22 @@ func TestGetPatchDelete(t *testing.T) {
 	const item = "/v2/agents/agt_a/sessions/ase_a_002"
 
 	t.Run("get returns the session", func(t *testing.T) {
-		if got := decodeSession(t, do(s, "GET", item), 200); got.ID != "ase_a_002" || got.Enabled {
+		if got := decodeSession(t, call(s, "GET", item, ""), 200); got.ID != "ase_a_002" || got.Enabled {
 			t.Errorf("got %+v", got)
 		}
 	})
 	t.Run("patch changes only the fields present", func(t *testing.T) {
-		got := decodeSession(t, send(s, "PATCH", item, `{"enabled":true,"metadata":{"k":"v"},"key":"ase_a_002"}`), 200)
+		got := decodeSession(t, call(s, "PATCH", item, `{"enabled":true,"metadata":{"k":"v"},"key":"ase_a_002"}`), 200)
 		if !got.Enabled || got.Name != "Billing inquiry" || got.Description != "Support session number 2" || got.Metadata["k"] != "v" ||
 			got.CreatedAt != "2024-01-15T10:02:00Z" {
 			t.Errorf("got %+v", got)
 		}
-		if b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions?enabled=true&limit=100")); b.Metadata.TotalCount != 6 || b.Sessions[1].ID != "ase_a_002" {
+		if b := decodeList(t, call(s, "GET", "/v2/agents/agt_a/sessions?enabled=true&limit=100", "")); b.Metadata.TotalCount != 6 || b.Sessions[1].ID != "ase_a_002" {
 			t.Errorf("the enabled index did not follow the patch: %+v", b)
 		}
 	})
 	t.Run("null clears the description", func(t *testing.T) {
-		if got := decodeSession(t, send(s, "PATCH", item, `{"description":null}`), 200); got.Description != "" {
+		if got := decodeSession(t, call(s, "PATCH", item, `{"description":null}`), 200); got.Description != "" {
 			t.Errorf("description %q", got.Description)
 		}
 	})
@@ -184,34 +170,34 @@ func TestGetPatchDelete(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			w := send(s, "PATCH", item, tt.body)
+			w := call(s, "PATCH", item, tt.body)
 			if e := decodeError(t, w); w.Code != 400 || e.FieldErrors[tt.field] == "" {
 				t.Errorf("got %d %s, want a 400 naming %s", w.Code, w.Body, tt.field)
 			}
 		})
 	}
 	t.Run("delete answers 204 and the session is gone", func(t *testing.T) {
-		if w := do(s, "DELETE", item); w.Code != 204 || w.Body.Len() != 0 {
+		if w := call(s, "DELETE", item, ""); w.Code != 204 || w.Body.Len() != 0 {
 			t.Fatalf("got %d %q", w.Code, w.Body)
 		}
 		for _, method := range []string{"GET", "DELETE", "PATCH"} {
-			w := send(s, method, item, `{}`)
+			w := call(s, method, item, `{}`)
 			if w.Code != 404 || decodeError(t, w).Code != codeSessionNotFound {
 				t.Errorf("%s after delete: %d %s", method, w.Code, w.Body)
 			}
 		}
-		if b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions")); b.Metadata.TotalCount != 9 {
+		if b := decodeList(t, call(s, "GET", "/v2/agents/agt_a/sessions", "")); b.Metadata.TotalCount != 9 {
 			t.Errorf("total_count %d, want 9", b.Metadata.TotalCount)
 		}
 	})
 	t.Run("a bad session key is a 400", func(t *testing.T) {
-		w := do(s, "GET", "/v2/agents/agt_a/sessions/"+strings.Repeat("x", 51))
+		w := call(s, "GET", "/v2/agents/agt_a/sessions/"+strings.Repeat("x", 51), "")
 		if e := decodeError(t, w); w.Code != 400 || e.FieldErrors["session_key"] == "" {
 			t.Errorf("got %d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("an unknown agent is agent_not_found", func(t *testing.T) {
-		w := do(s, "GET", "/v2/agents/agt_nobody/sessions/ase_a_001")
+		w := call(s, "GET", "/v2/agents/agt_nobody/sessions/ase_a_001", "")
 		if w.Code != 404 || decodeError(t, w).Code != codeAgentNotFound {
 			t.Errorf("got %d %s", w.Code, w.Body)
 		}
@@ -222,11 +208,11 @@ func TestExpiry(t *testing.T) {
 	s := newTestServer(t)
 	s.SetClock(start)
 	const url = "/v2/agents/agt_a/sessions"
-	decodeSession(t, send(s, "POST", url, `{"key":"short","name":"x","tti_minutes":60}`), 201)
-	count := func() int { return decodeList(t, do(s, "GET", url)).Metadata.TotalCount }
+	decodeSession(t, call(s, "POST", url, `{"key":"short","name":"x","tti_minutes":60}`), 201)
+	count := func() int { return decodeList(t, call(s, "GET", url, "")).Metadata.TotalCount }
 
 	s.AdvanceClock(59 * time.Minute)
-	if w := do(s, "GET", url+"/short"); w.Code != 200 {
+	if w := call(s, "GET", url+"/short", ""); w.Code != 200 {
 		t.Fatalf("after 59 minutes: %d", w.Code)
 	}
 	s.AdvanceClock(59 * time.Minute) // 118 minutes after create, 59 after the get
@@ -237,10 +223,10 @@ func TestExpiry(t *testing.T) {
 	if n := count(); n != 10 {
 		t.Errorf("an expired session still lists: total_count %d, want 10", n)
 	}
-	if w := do(s, "GET", url+"/short"); w.Code != 404 {
+	if w := call(s, "GET", url+"/short", ""); w.Code != 404 {
 		t.Errorf("get of an expired session: %d, want 404", w.Code)
 	}
-	if w := send(s, "POST", url, `{"key":"short","name":"again"}`); w.Code != 201 {
+	if w := call(s, "POST", url, `{"key":"short","name":"again"}`); w.Code != 201 {
 		t.Errorf("the key of an expired session is not free again: %d %s", w.Code, w.Body)
 	}
 }
@@ -254,11 +240,11 @@ func TestLoadedSessionsExpireFromTheLoadTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.AdvanceClock(9 * time.Minute)
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions/ase_a_001"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions/ase_a_001", ""); w.Code != 200 {
 		t.Fatalf("9 minutes after the load: %d", w.Code)
 	}
 	s.AdvanceClock(10 * time.Minute)
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions/ase_a_001"); w.Code != 404 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions/ase_a_001", ""); w.Code != 404 {
 		t.Errorf("10 minutes after the last get: %d, want 404", w.Code)
 	}
 }
@@ -273,32 +259,32 @@ func TestAdminClock(t *testing.T) {
 		}
 		return c
 	}
-	if c := read(admin(s, "POST", "/__admin/clock", `{"set":"2025-01-01T00:00:00Z"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) || !c.Frozen {
+	if c := read(call(s, "POST", "/__admin/clock", `{"set":"2025-01-01T00:00:00Z"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) || !c.Frozen {
 		t.Errorf("after set: %+v", c)
 	}
-	if c := read(admin(s, "POST", "/__admin/clock", `{"advance":"90m"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
+	if c := read(call(s, "POST", "/__admin/clock", `{"advance":"90m"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
 		t.Errorf("after advance: %+v", c)
 	}
 	for _, body := range []string{`{}`, `{"advance":"90m","set":"2025-01-01T00:00:00Z"}`, `{"advance":"-1m"}`, `{"advance":"soon"}`, `{"set":"tomorrow"}`, `{"speed":2}`} {
-		if w := admin(s, "POST", "/__admin/clock", body); w.Code != 400 {
+		if w := call(s, "POST", "/__admin/clock", body); w.Code != 400 {
 			t.Errorf("%s: %d, want 400", body, w.Code)
 		}
 	}
-	if c := read(admin(s, "GET", "/__admin/clock", "")); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
+	if c := read(call(s, "GET", "/__admin/clock", "")); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
 		t.Errorf("bad calls changed the clock: %+v", c)
 	}
-	admin(s, "POST", "/__admin/reset", "")
-	if c := read(admin(s, "GET", "/__admin/clock", "")); c.Frozen || time.Since(c.Now) > time.Hour {
+	call(s, "POST", "/__admin/reset", "")
+	if c := read(call(s, "GET", "/__admin/clock", "")); c.Frozen || time.Since(c.Now) > time.Hour {
 		t.Errorf("a reset did not bring the real clock back: %+v", c)
 	}
 }
 
 func TestResetUndoesWrites(t *testing.T) {
 	s := newTestServer(t)
-	send(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"new"}`)
-	do(s, "DELETE", "/v2/agents/agt_a/sessions/ase_a_001")
+	call(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"new"}`)
+	call(s, "DELETE", "/v2/agents/agt_a/sessions/ase_a_001", "")
 	s.Reset()
-	b := decodeList(t, do(s, "GET", "/v2/agents/agt_a/sessions?limit=100"))
+	b := decodeList(t, call(s, "GET", "/v2/agents/agt_a/sessions?limit=100", ""))
 	if b.Metadata.TotalCount != 10 || b.Sessions[0].ID != "ase_a_001" {
 		t.Errorf("after a reset: %+v", b)
 	}
@@ -307,14 +293,14 @@ func TestResetUndoesWrites(t *testing.T) {
 func TestScenarioMatchesRouteAndMethod(t *testing.T) {
 	s := newTestServer(t)
 	mustActivate(t, s, "", scenarios.Rule{Match: scenarios.Match{Route: scenarios.RouteCreate}, Respond: &scenarios.Response{Status: 503}})
-	if w := send(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`); w.Code != 503 {
+	if w := call(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`); w.Code != 503 {
 		t.Errorf("create: %d, want 503", w.Code)
 	}
-	if w := do(s, "GET", "/v2/agents/agt_a/sessions"); w.Code != 200 {
+	if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 200 {
 		t.Errorf("list: %d, want 200", w.Code)
 	}
 	mustActivate(t, s, "", scenarios.Rule{Match: scenarios.Match{Method: "DELETE"}, Respond: &scenarios.Response{Status: 500}})
-	if w := do(s, "DELETE", "/v2/agents/agt_a/sessions/ase_a_001"); w.Code != 500 {
+	if w := call(s, "DELETE", "/v2/agents/agt_a/sessions/ase_a_001", ""); w.Code != 500 {
 		t.Errorf("delete: %d, want 500", w.Code)
 	}
 	var routes []string
@@ -349,11 +335,11 @@ func TestWalksDuringWrites(t *testing.T) {
 				default:
 				}
 				key := fmt.Sprintf("stable_%04d_w%d", (i*37)%600, wr) // interleaves with the stable ids
-				if w := send(s, "POST", "/v2/agents/agt_w/sessions", `{"key":"`+key+`","name":"x","enabled":`+fmt.Sprint(i%2 == 0)+`}`); w.Code != 201 && w.Code != 409 {
+				if w := call(s, "POST", "/v2/agents/agt_w/sessions", `{"key":"`+key+`","name":"x","enabled":`+fmt.Sprint(i%2 == 0)+`}`); w.Code != 201 && w.Code != 409 {
 					t.Errorf("create: %d %s", w.Code, w.Body)
 					return
 				}
-				if w := do(s, "DELETE", "/v2/agents/agt_w/sessions/"+key); w.Code != 204 {
+				if w := call(s, "DELETE", "/v2/agents/agt_w/sessions/"+key, ""); w.Code != 204 {
 					t.Errorf("delete: %d %s", w.Code, w.Body)
 					return
 				}
@@ -368,7 +354,7 @@ func TestWalksDuringWrites(t *testing.T) {
 				seen := map[string]bool{}
 				pageKey := ""
 				for {
-					b := decodeList(t, do(s, "GET", "/v2/agents/agt_w/sessions?limit=7"+filter+"&page_key="+pageKey))
+					b := decodeList(t, call(s, "GET", "/v2/agents/agt_w/sessions?limit=7"+filter+"&page_key="+pageKey, ""))
 					for _, ss := range b.Sessions {
 						if seen[ss.ID] {
 							t.Errorf("walk saw %s twice", ss.ID)
