@@ -27,8 +27,8 @@ func load(d *fixtures.Data, rl fixtures.RateLimit) (*loaded, error) {
 	agents := make([]*store.Agent, 0, len(d.Agents))
 	seen := make(map[string]bool, len(d.Agents))
 	for _, fa := range d.Agents {
-		if !validAgentKey(fa.Key) {
-			return nil, fmt.Errorf("agent key %q does not match %s", fa.Key, agentKeyRule)
+		if !validKey(fa.Key) {
+			return nil, fmt.Errorf("agent key %q does not match %s", fa.Key, keyRule)
 		}
 		if seen[fa.Key] {
 			return nil, fmt.Errorf("agent %q is given twice", fa.Key)
@@ -70,8 +70,8 @@ func encodeAll(sessions []fixtures.Session) ([]*store.Session, error) {
 			var sl slab
 			for i := from; i < to; i++ {
 				w := wireOf(&sessions[i])
-				if !validSessionKey(w.ID) {
-					errs[p] = fmt.Errorf("session id %q does not match %s", w.ID, sessionKeyRule)
+				if !validKey(w.ID) {
+					errs[p] = fmt.Errorf("session id %q does not match %s", w.ID, keyRule)
 					return
 				}
 				if errs[p] = sl.add(&block[i-from], &w, time.Time{}); errs[p] != nil {

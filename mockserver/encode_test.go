@@ -82,7 +82,7 @@ func TestEncodedSessionsShareTheSlab(t *testing.T) {
 func TestBadDataIsRefused(t *testing.T) {
 	at := time.Date(2024, 1, 15, 0, 0, 0, 0, time.UTC)
 	tests := map[string]*fixtures.Data{
-		"a bad agent key":  {Agents: []fixtures.Agent{{Key: "bad"}}},
+		"a bad agent key":  {Agents: []fixtures.Agent{{Key: "bad key"}}},
 		"an agent twice":   {Agents: []fixtures.Agent{{Key: "agt_a"}, {Key: "agt_a"}}},
 		"a bad session id": {Agents: []fixtures.Agent{{Key: "agt_a", Sessions: []fixtures.Session{{ID: "a b", CreatedAt: at}}}}},
 		"a session twice":  {Agents: []fixtures.Agent{{Key: "agt_a", Sessions: []fixtures.Session{{ID: "x", CreatedAt: at}, {ID: "x", CreatedAt: at}}}}},

@@ -47,7 +47,7 @@ func FuzzPageKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if validSessionKey(s) {
+		if validKey(s) {
 			checkTokenOf(t, s)
 		}
 		id, err := decodePageKey(s)
@@ -57,7 +57,7 @@ func FuzzPageKey(f *testing.F) {
 			}
 			return
 		}
-		if !validSessionKey(id) {
+		if !validKey(id) {
 			t.Fatalf("decodePageKey(%q) = %q, which is not a session id", s, id)
 		}
 		if len(s) > maxPageKeyLen {
@@ -232,7 +232,7 @@ func FuzzParseListQuery(f *testing.F) {
 		} else if bad["filter"] == "" && q.Filter != nil {
 			t.Fatalf("no filter gave %v", q.Filter)
 		}
-		if bad == nil && (q.Limit < 1 || q.Limit > maxLimit || q.After != "" && !validSessionKey(q.After)) {
+		if bad == nil && (q.Limit < 1 || q.Limit > maxLimit || q.After != "" && !validKey(q.After)) {
 			t.Fatalf("a valid query with limit %d and after %q", q.Limit, q.After)
 		}
 	})
@@ -309,7 +309,7 @@ func checkSessionResponse(t *testing.T, what string, body []byte) wireSession {
 	if err := dec.Decode(&ws); err != nil {
 		t.Fatalf("%s: %v: %s", what, err, body)
 	}
-	if !validSessionKey(ws.ID) || ws.Key != ws.ID || ws.AgentKey != "agt_a" || ws.Name == "" ||
+	if !validKey(ws.ID) || ws.Key != ws.ID || ws.AgentKey != "agt_a" || ws.Name == "" ||
 		utf8.RuneCountInString(ws.Name) > maxNameLen || ws.TTIMinutes < 0 || ws.TTIMinutes > fixtures.MaxTTIMinutes {
 		t.Fatalf("%s: an invalid session: %s", what, body)
 	}

@@ -20,7 +20,7 @@ const (
 
 // Messages of the 400s, one per rule of the endpoint.
 const (
-	msgAgentKey = "agent_key must match ^agt_[0-9a-zA-Z_-]+$ and have at most 50 characters"
+	msgAgentKey = "agent_key must match " + keyRule
 	msgLimit    = "limit must be an integer from 1 to 100"
 	msgEnabled  = "enabled must be true or false"
 	msgFilter   = "filter must be a valid RE2 regular expression of at most 256 characters"

@@ -11,47 +11,55 @@ import (
 // for a 50-character id is 96 characters.
 const maxPageKeyLen = 512
 
-// The JSON of a token, around the session id. Session ids are restricted to
-// [0-9a-zA-Z_-], so they need no JSON escaping.
+// cursor is the kind of a page token: which list it pages, by the name of
+// the field it holds. Tokens are standard base64 of {"<field>":"<id of the
+// last item of the page>"}; ids are restricted to [0-9a-zA-Z_-], so they
+// need no JSON escaping.
+type cursor string
+
 const (
-	pageKeyPrefix = `{"session_id":"`
-	pageKeySuffix = `"}`
+	sessionCursor cursor = "session_id"
+	agentCursor   cursor = "agent_key"
 )
 
-// appendPageKey appends the token of a page that ends with sessionID:
-// standard base64 of {"session_id":"<id>"}.
-func appendPageKey(b []byte, sessionID string) []byte {
-	var raw [len(pageKeyPrefix) + 50 + len(pageKeySuffix)]byte
-	j := append(append(append(raw[:0], pageKeyPrefix...), sessionID...), pageKeySuffix...)
-	return base64.StdEncoding.AppendEncode(b, j)
-}
+// appendPageKey appends the token of a page of sessions that ends with id.
+func appendPageKey(b []byte, id string) []byte { return sessionCursor.append(b, id) }
 
-func encodePageKey(sessionID string) string {
-	return string(appendPageKey(nil, sessionID))
+func encodePageKey(id string) string { return string(appendPageKey(nil, id)) }
+
+// decodePageKey returns the session id a token of a page of sessions points
+// after.
+func decodePageKey(token string) (string, error) { return sessionCursor.decode(token) }
+
+// append appends the token of a page that ends with id.
+func (c cursor) append(b []byte, id string) []byte {
+	var raw [64 + 50]byte
+	j := append(append(append(append(append(raw[:0], `{"`...), c...), `":"`...), id...), `"}`...)
+	return base64.StdEncoding.AppendEncode(b, j)
 }
 
 var errBadPageKey = errors.New("page_key is not a token from a previous response")
 
-// decodePageKey returns the session id a token points after. It forgives
-// transport damage: either base64 alphabet, with or without padding, and a
-// space where a '+' was sent unescaped in a query string.
-func decodePageKey(token string) (string, error) {
+// decode returns the id a token points after. It forgives transport damage:
+// either base64 alphabet, with or without padding, and a space where a '+'
+// was sent unescaped in a query string.
+func (c cursor) decode(token string) (string, error) {
 	if len(token) > maxPageKeyLen {
 		return "", errBadPageKey
 	}
 	var norm, raw [maxPageKeyLen]byte
 	n := 0
 	for i := 0; i < len(token); i++ {
-		c := token[i]
-		switch c {
+		ch := token[i]
+		switch ch {
 		case ' ', '-':
-			c = '+'
+			ch = '+'
 		case '_':
-			c = '/'
+			ch = '/'
 		case '=':
 			continue // padding is optional, so it is ignored wherever it is
 		}
-		norm[n] = c
+		norm[n] = ch
 		n++
 	}
 	m, err := base64.RawStdEncoding.Decode(raw[:], norm[:n])
@@ -59,56 +67,42 @@ func decodePageKey(token string) (string, error) {
 		return "", errBadPageKey
 	}
 	j := raw[:m]
+	prefix := `{"` + string(c) + `":"`
 	var id string
-	if len(j) >= len(pageKeyPrefix)+len(pageKeySuffix) && bytes.HasPrefix(j, []byte(pageKeyPrefix)) && bytes.HasSuffix(j, []byte(pageKeySuffix)) {
-		id = string(j[len(pageKeyPrefix) : len(j)-len(pageKeySuffix)])
-	} else if id, err = decodePageKeyJSON(j); err != nil {
+	if len(j) >= len(prefix)+2 && string(j[:len(prefix)]) == prefix && bytes.HasSuffix(j, []byte(`"}`)) {
+		id = string(j[len(prefix) : len(j)-2])
+	} else if id, err = c.decodeJSON(j); err != nil {
 		return "", err
 	}
-	if !validSessionKey(id) {
+	if !validKey(id) {
 		return "", errBadPageKey
 	}
 	return id, nil
 }
 
-// decodePageKeyJSON reads a token's JSON written by hand, with spaces, in
-// full; the tokens this server writes never get here.
-func decodePageKeyJSON(j []byte) (string, error) {
-	var key struct {
-		SessionID *string `json:"session_id"`
-	}
+// decodeJSON reads a token's JSON written by hand, with spaces, in full;
+// the tokens this server writes never get here.
+func (c cursor) decodeJSON(j []byte) (string, error) {
+	var key map[string]*string
 	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
 	// Only white space may follow the object; dec.More misses a stray } or ].
-	if err := dec.Decode(&key); err != nil || key.SessionID == nil || dec.InputOffset() != int64(len(bytes.TrimRight(j, " \t\r\n"))) {
+	if err := dec.Decode(&key); err != nil || len(key) != 1 || key[string(c)] == nil || dec.InputOffset() != int64(len(bytes.TrimRight(j, " \t\r\n"))) {
 		return "", errBadPageKey
 	}
-	return *key.SessionID, nil
+	return *key[string(c)], nil
 }
 
-// The key rules, as messages show them.
-const (
-	agentKeyRule   = "^agt_[0-9a-zA-Z_-]+$ with at most 50 characters"
-	sessionKeyRule = "^[0-9a-zA-Z_-]+$ with at most 50 characters"
-)
+// keyRule is the official pattern of agent, session and event keys, as
+// messages show it. agt_, ase_ and aev_ are the prefixes of the keys the
+// server makes, not rules.
+const keyRule = "^[0-9a-zA-Z_-]+$ with at most 50 characters"
 
-// validSessionKey reports whether s matches ^[0-9a-zA-Z_-]+$ with at most 50
-// characters, the official session key pattern.
-func validSessionKey(s string) bool {
-	return validKey(s, "")
-}
-
-// validAgentKey reports whether s matches ^agt_[0-9a-zA-Z_-]+$ with at most
-// 50 characters.
-func validAgentKey(s string) bool {
-	return validKey(s, "agt_")
-}
-
-func validKey(s, prefix string) bool {
-	if len(s) > 50 || len(s) <= len(prefix) || s[:len(prefix)] != prefix {
+// validKey reports whether s matches keyRule.
+func validKey(s string) bool {
+	if len(s) == 0 || len(s) > 50 {
 		return false
 	}
-	for i := len(prefix); i < len(s); i++ {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-') {
 			return false

@@ -195,7 +195,7 @@ func (s *Server) authenticate(r *request) error {
 // sessions gone.
 func (s *Server) agent(r *request, bad fieldErrors) (*store.Agent, error) {
 	key := r.params.ByName("agent_key")
-	if !validAgentKey(key) {
+	if !validKey(key) {
 		bad = bad.with("agent_key", msgAgentKey)
 	}
 	if bad != nil {

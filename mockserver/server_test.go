@@ -121,7 +121,8 @@ func TestListErrors(t *testing.T) {
 		wantCode   string
 		wantFields []string // keys of field_errors
 	}{
-		{"a bad agent key is a 400", "GET", "/v2/agents/customer_support/sessions", nil, 400, codeInvalidRequest, []string{"agent_key"}},
+		{"a bad agent key is a 400", "GET", "/v2/agents/customer.support/sessions", nil, 400, codeInvalidRequest, []string{"agent_key"}},
+		{"a well-formed key of no agent is a 404, with or without agt_", "GET", "/v2/agents/customer_support/sessions", nil, 404, codeAgentNotFound, nil},
 		{"a 51-character agent key is a 400", "GET", "/v2/agents/" + long + "/sessions", nil, 400, codeInvalidRequest, []string{"agent_key"}},
 		{"a limit of 0 is a 400", "GET", "/v2/agents/agt_a/sessions?limit=0", nil, 400, codeInvalidRequest, []string{"limit"}},
 		{"a limit of 101 is a 400, not clamped", "GET", "/v2/agents/agt_a/sessions?limit=101", nil, 400, codeInvalidRequest, []string{"limit"}},

@@ -19,11 +19,9 @@ import (
 )
 
 const (
-	maxSessionBody          = 1 << 20
-	maxNameLen              = 1000
-	msgSessionKey           = "session key must match " + sessionKeyRule
-	derivedKeyPrefix        = "ase_"
-	derivedKeyFallbackStart = "session"
+	maxSessionBody = 1 << 20
+	maxNameLen     = 1000
+	msgSessionKey  = "session key must match " + keyRule
 )
 
 // sessionRoute checks the parameters of the routes of one session, and
@@ -31,7 +29,7 @@ const (
 func (s *Server) sessionRoute(r *request) (*store.Agent, string, error) {
 	key := r.params.ByName("session_key")
 	var bad fieldErrors
-	if !validSessionKey(key) {
+	if !validKey(key) {
 		bad = bad.with("session_key", msgSessionKey)
 	}
 	a, err := s.agent(r, bad)
@@ -101,12 +99,15 @@ func (s *Server) createSession(w http.ResponseWriter, r *request) error {
 	var created *store.Session
 	err = s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
 		if in.ID == "" {
-			in.ID = deriveKey(a, in.Name)
+			in.ID = deriveKey("ase_", "session", in.Name, func(k string) bool { return a.Session(k) != nil })
 		} else if a.Session(in.ID) != nil {
 			return &apiError{status: http.StatusConflict, code: codeSessionExists,
 				messages: []string{fmt.Sprintf("session %q of agent %q already exists", in.ID, a.Key)}, id: in.ID}
 		}
 		in.Key, in.AgentKey = in.ID, a.Key
+		if in.Name == "" {
+			in.Name = in.ID
+		}
 		in.CreatedAt = tx.Now().Format(time.RFC3339)
 		var err error
 		if created, err = newSession(in, tx.Now()); err != nil {
@@ -187,7 +188,8 @@ func readFields(w http.ResponseWriter, r *request) (map[string]json.RawMessage, 
 	return fields, nil
 }
 
-// parseCreate checks a create body. ID is "" when the key is to be derived.
+// parseCreate checks a create body. ID is "" when the key is to be derived,
+// and Name "" when the name is to be the key.
 func parseCreate(fields map[string]json.RawMessage) (wireSession, fieldErrors) {
 	ws := wireSession{Enabled: true}
 	bad := fieldErrors{}
@@ -196,8 +198,8 @@ func parseCreate(fields map[string]json.RawMessage) (wireSession, fieldErrors) {
 		switch name {
 		case "key", "id": // id, as sessions show it, is the same as key
 			var key string
-			if err := decodeField(raw, &key, false); err != nil || !validSessionKey(key) {
-				bad[name] = name + " must be a string matching " + sessionKeyRule
+			if err := decodeField(raw, &key, false); err != nil || !validKey(key) {
+				bad[name] = name + " must be a string matching " + keyRule
 			} else if ws.ID != "" && ws.ID != key {
 				bad[name] = "key and id differ"
 			}
@@ -207,9 +209,6 @@ func parseCreate(fields map[string]json.RawMessage) (wireSession, fieldErrors) {
 		default:
 			bad[name] = "unknown field"
 		}
-	}
-	if _, ok := fields["name"]; !ok {
-		bad["name"] = "name is required"
 	}
 	return ws, bad
 }
@@ -299,15 +298,17 @@ func jsonKind(v any) string {
 	}
 }
 
-// deriveKey makes a key from a name, as the server's own keys look:
-// "Billing inquiry" gives ase_billing_inquiry, then ase_billing_inquiry_2.
-func deriveKey(a *store.Agent, name string) string {
+// deriveKey makes a key from a name, as the server's own keys look: with
+// prefix ase_, "Billing inquiry" gives ase_billing_inquiry, then
+// ase_billing_inquiry_2 when taken says that one is taken. A name with no
+// letter or digit, or none at all, gives prefix+fallback.
+func deriveKey(prefix, fallback, name string, taken func(string) bool) string {
 	var b strings.Builder
-	b.WriteString(derivedKeyPrefix)
+	b.WriteString(prefix)
 	sep := false
 	for _, r := range strings.ToLower(name) {
 		if r < utf8.RuneSelf && ('a' <= r && r <= 'z' || '0' <= r && r <= '9') {
-			if sep && b.Len() > len(derivedKeyPrefix) {
+			if sep && b.Len() > len(prefix) {
 				b.WriteByte('_')
 			}
 			b.WriteRune(r)
@@ -317,13 +318,13 @@ func deriveKey(a *store.Agent, name string) string {
 		}
 	}
 	base := b.String()
-	if base == derivedKeyPrefix {
-		base += derivedKeyFallbackStart
+	if base == prefix {
+		base += fallback
 	}
 	const maxBase = 50 - 8 // room for a suffix such as _1234567
 	base = strings.TrimRight(base[:min(len(base), maxBase)], "_")
 	key := base
-	for n := 2; a.Session(key) != nil; n++ {
+	for n := 2; taken(key); n++ {
 		key = base + "_" + strconv.Itoa(n)
 	}
 	return key

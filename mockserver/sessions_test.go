@@ -93,7 +93,6 @@ func TestCreateSessionErrors(t *testing.T) {
 		wantCode   string
 		wantFields string
 	}{
-		{"no name is a 400", "agt_a", `{}`, nil, 400, codeInvalidRequest, "name"},
 		{"an empty name is a 400", "agt_a", `{"name":""}`, nil, 400, codeInvalidRequest, "name"},
 		{"a number as name is a 400", "agt_a", `{"name":5}`, nil, 400, codeInvalidRequest, "name"},
 		{"a bad key is a 400", "agt_a", `{"name":"x","key":"a b"}`, nil, 400, codeInvalidRequest, "key"},
@@ -112,7 +111,8 @@ func TestCreateSessionErrors(t *testing.T) {
 		{"text/plain is a 415", "agt_a", `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, codeUnsupportedMedia, ""},
 		{"an oversized body is a 413", "agt_a", `{"name":"` + strings.Repeat("x", maxSessionBody) + `"}`, nil, 413, codePayloadTooLarge, ""},
 		{"an unknown agent is a 404", "agt_nobody", `{"name":"x"}`, nil, 404, codeAgentNotFound, ""},
-		{"a bad agent key is a 400", "nope", `{"name":"x"}`, nil, 400, codeInvalidRequest, "agent_key"},
+		{"a bad agent key is a 400", "no%20pe", `{"name":"x"}`, nil, 400, codeInvalidRequest, "agent_key"},
+		{"a well-formed key of no agent is a 404", "nope", `{"name":"x"}`, nil, 404, codeAgentNotFound, ""},
 		{"a key the agent does not allow is a 403", "agt_locked", `{"name":"x"}`, []string{"X-Api-Key", "key_b"}, 403, codeForbidden, ""},
 		{"no API key is a 401", "agt_a", `{"name":"x"}`, []string{"X-Api-Key", ""}, 401, codeUnauthorized, ""},
 	}
@@ -379,4 +379,25 @@ func TestWalksDuringWrites(t *testing.T) {
 	walkers.Wait()
 	close(stop)
 	writers.Wait()
+}
+
+func TestCreateSessionWithoutName(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string // keys of the sessions made, in order
+	}{
+		{"an empty body makes ase_session, then ase_session_2", `{}`, []string{"ase_session", "ase_session_2"}},
+		{"a key without a name is also the name", `{"key":"kk"}`, []string{"kk"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t)
+			for _, want := range tt.want {
+				got := decodeSession(t, call(s, "POST", "/v2/agents/agt_a/sessions", tt.body), 201)
+				if got.Key != want || got.Name != want || !got.Enabled {
+					t.Errorf("created %+v, want key and name %s, enabled", got, want)
+				}
+			}
+		})
+	}
 }

@@ -205,7 +205,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{
 			name: "an unknown route is refused",
 			src:  "scenarios:\n  x:\n    rules:\n      - match:\n          route: lists\n        fault: empty_response\n",
-			want: `scenarios.yaml:5: scenarios.x.rules[0].match.route: "lists" is not a route (list, create, get, update or delete)`,
+			want: `scenarios.yaml:5: scenarios.x.rules[0].match.route: "lists" is not a route (list, create, get, update, delete, create_agent, list_agents, get_agent, update_agent, replace_agent, delete_agent, get_identity, update_identity, token)`,
 		},
 		{
 			name: "a bad glob is refused",

@@ -26,7 +26,33 @@ const (
 	RouteUpdate = "update"
 	// RouteDelete is DELETE /v2/agents/{agent_key}/sessions/{session_key}.
 	RouteDelete = "delete"
+
+	// RouteCreateAgent is POST /v2/agents.
+	RouteCreateAgent = "create_agent"
+	// RouteListAgents is GET or HEAD /v2/agents.
+	RouteListAgents = "list_agents"
+	// RouteGetAgent is GET /v2/agents/{agent_key}.
+	RouteGetAgent = "get_agent"
+	// RouteUpdateAgent is PATCH /v2/agents/{agent_key}.
+	RouteUpdateAgent = "update_agent"
+	// RouteReplaceAgent is PUT /v2/agents/{agent_key}.
+	RouteReplaceAgent = "replace_agent"
+	// RouteDeleteAgent is DELETE /v2/agents/{agent_key}.
+	RouteDeleteAgent = "delete_agent"
+	// RouteGetIdentity is GET /v2/agents/{agent_key}/identity.
+	RouteGetIdentity = "get_identity"
+	// RouteUpdateIdentity is PATCH /v2/agents/{agent_key}/identity.
+	RouteUpdateIdentity = "update_identity"
+	// RouteToken is POST /oauth2/token (and /oauth/token).
+	RouteToken = "token"
 )
+
+// Routes returns every route name, as Match.Route takes them.
+func Routes() []string {
+	return []string{RouteList, RouteCreate, RouteGet, RouteUpdate, RouteDelete,
+		RouteCreateAgent, RouteListAgents, RouteGetAgent, RouteUpdateAgent, RouteReplaceAgent, RouteDeleteAgent,
+		RouteGetIdentity, RouteUpdateIdentity, RouteToken}
+}
 
 // DefaultSeed seeds a scenario's random source when the scenario gives no
 // seed (or seed 0).
@@ -406,10 +432,8 @@ func (m Match) validate() error {
 	if m.Method != "" && !validToken(m.Method) {
 		return fieldErrorf("method", "%q is not an HTTP method", m.Method)
 	}
-	switch m.Route {
-	case "", RouteList, RouteCreate, RouteGet, RouteUpdate, RouteDelete:
-	default:
-		return fieldErrorf("route", "%q is not a route (list, create, get, update or delete)", m.Route)
+	if m.Route != "" && !slices.Contains(Routes(), m.Route) {
+		return fieldErrorf("route", "%q is not a route (%s)", m.Route, strings.Join(Routes(), ", "))
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.Query)) {
 		v := m.Query[k]

@@ -38,8 +38,10 @@ type Agent struct {
 	// Allowed lists the API keys that may use the agent; nil: every
 	// accepted key.
 	Allowed map[string]bool
-	// JSON is the agent's wire object, when the server keeps one.
-	JSON string
+	// JSON is the agent's wire object, and Identity its identity's; "" when
+	// the server keeps none.
+	JSON     string
+	Identity string
 
 	sessions set[*Session]
 	expiring tree[*Session] // the sessions with a tti
