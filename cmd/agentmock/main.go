@@ -64,6 +64,8 @@ type options struct {
 	rateLimit   string
 	adminToken  string
 	journalSize int
+
+	from origin // the flags whose values came from the environment
 }
 
 type generation struct {
@@ -93,14 +95,44 @@ func (f listFlag) Set(v string) error {
 	return nil
 }
 
+// envName is the environment variable of a flag: AGENTMOCK_ and the flag's
+// name in upper case, with '-' as '_'.
+func envName(flag string) string {
+	return "AGENTMOCK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// origin maps a flag whose value came from the environment to its variable,
+// so that a message about a bad value names what the user set.
+type origin map[string]string
+
+// of is the name to report a flag's value under: its variable when the value
+// came from the environment, else the flag.
+func (o origin) of(flag string) string {
+	if name, ok := o[flag]; ok {
+		return name
+	}
+	return "-" + flag
+}
+
+// blame prefixes err with the variable that gave the flag its value, when it
+// came from the environment. A value from the command line is left to the
+// error itself (such as a file's name), which says what it was.
+func (o origin) blame(flag string, err error) error {
+	if name, ok := o[flag]; ok && err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return err
+}
+
 // parseFlags reads args, then fills each flag not given there from the
-// environment.
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+// environment. The usage goes to stdout for -h, and errors to stderr.
+func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (*options, error) {
 	o := &options{}
 	var generate []string
 	var rateLimit string
 	fs := flag.NewFlagSet("agentmock", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below, where -h is told from a mistake
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
 	fs.StringVar(&o.fixtures, "fixtures", "", "fixtures YAML `file` (default: the built-in data)")
 	fs.Uint64Var(&o.seed, "seed", fixtures.DefaultSeed, "seed for generated sessions that give no seed of their own")
@@ -113,25 +145,34 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.StringVar(&o.scenarios, "scenarios", "", "scenarios YAML `file`, added to the built-in scenarios")
 	fs.StringVar(&o.scenario, "scenario", "", "activate this scenario for everyone from the start")
 	fs.StringVar(&rateLimit, "rate-limit", "", "token bucket per API key, such as `10/s,burst=20` (default: the fixtures' rate_limit, else none)")
-	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls")
+	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls (default: no token)")
 	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests the journal keeps; 0 turns it off")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "close a connection whose request headers take longer")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle for longer")
 	if err := fs.Parse(args); err != nil {
-		return nil, errReported{err} // the flag set has printed it, with the usage
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, fs)
+			return nil, err
+		}
+		// The flag set has printed the error; the whole usage would bury it.
+		fmt.Fprintln(stderr, "Run agentmock -h for the flags, their variables and the exit codes.")
+		return nil, errReported{err}
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	from := origin{}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "AGENTMOCK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		v := getenv(name)
-		if given[f.Name] || v == "" || envErr != nil {
+		if set[f.Name] || v == "" || envErr != nil {
 			return
 		}
+		set[f.Name] = true
+		from[f.Name] = name
 		values := []string{v}
 		if _, ok := f.Value.(listFlag); ok {
 			values = strings.Split(v, ",")
@@ -146,21 +187,37 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	if envErr != nil {
 		return nil, envErr
 	}
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
-		return nil, fmt.Errorf("-addr wants host:port, such as 127.0.0.1:8080: %v", err)
+	o.from = from
+	if set["admin-token"] && strings.TrimSpace(o.adminToken) == "" {
+		return nil, fmt.Errorf("%s: the admin token cannot be empty; leave it unset for an admin API without a token", from.of("admin-token"))
+	}
+	for _, k := range o.apiKeys {
+		if strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%s: an API key cannot be empty", from.of("api-key"))
+		}
+	}
+	_, port, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s wants host:port, such as 127.0.0.1:8080: %v", from.of("addr"), err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return nil, fmt.Errorf("%s: the port must be a number from 0 to 65535, not %q", from.of("addr"), port)
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
-		return nil, fmt.Errorf("-log-format must be text or json, not %q", o.logFormat)
+		return nil, fmt.Errorf("%s must be text or json, not %q", from.of("log-format"), o.logFormat)
 	}
-	if o.readHeaderTimeout <= 0 || o.idleTimeout <= 0 {
-		return nil, fmt.Errorf("-read-header-timeout and -idle-timeout must be positive")
+	if o.readHeaderTimeout <= 0 {
+		return nil, fmt.Errorf("%s must be positive, not %v", from.of("read-header-timeout"), o.readHeaderTimeout)
+	}
+	if o.idleTimeout <= 0 {
+		return nil, fmt.Errorf("%s must be positive, not %v", from.of("idle-timeout"), o.idleTimeout)
 	}
 	if o.journalSize < 0 {
-		return nil, fmt.Errorf("-journal-size cannot be negative")
+		return nil, fmt.Errorf("%s cannot be negative", from.of("journal-size"))
 	}
 	if rateLimit != "" {
 		if _, err := fixtures.ParseRateLimit(rateLimit); err != nil {
-			return nil, fmt.Errorf("-rate-limit: %w", err)
+			return nil, fmt.Errorf("%s: %w", from.of("rate-limit"), err)
 		}
 		o.rateLimit = rateLimit
 	}
@@ -168,11 +225,51 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		agentKey, count, ok := strings.Cut(g, "=")
 		n, err := strconv.Atoi(count)
 		if !ok || err != nil || n < 0 {
-			return nil, fmt.Errorf("-generate wants agt_x=N with N >= 0, not %q", g)
+			return nil, fmt.Errorf("%s wants agt_x=N with N >= 0, not %q", from.of("generate"), g)
 		}
 		o.generate = append(o.generate, generation{agentKey, n})
 	}
 	return o, nil
+}
+
+// usage prints what -h shows: the flags, their environment variables and
+// the exit codes.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `Usage: agentmock [flags]
+
+agentmock serves the mock Agent Sessions API until SIGINT or SIGTERM. SIGHUP
+reloads the fixtures and scenarios files, all or nothing.
+
+Flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, `
+Environment:
+  Each flag can also be set by a variable: AGENTMOCK_ and the flag's name in
+  upper case, with '-' as '_' (-api-key is AGENTMOCK_API_KEY). A flag on the
+  command line wins over its variable, and an empty variable counts as unset.
+  Repeatable flags take a comma-separated list (AGENTMOCK_API_KEY=key_a,key_b).
+  The variables:
+`)
+	const indent = "   " // and one space before each name
+	line := indent
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if len(line)+1+len(name) > 80 {
+			fmt.Fprintln(w, line)
+			line = indent
+		}
+		line += " " + name
+	})
+	fmt.Fprintln(w, line)
+	fmt.Fprint(w, `
+Exit status:
+  0  stopped by SIGINT or SIGTERM, or after -h or -version
+  1  could not serve: the address cannot be listened on (such as a port in
+     use), the server failed, or requests were still running 10s after a stop
+  2  bad flags, environment variables or files
+`)
 }
 
 // loadData builds the data the flags ask for: the fixtures file or the
@@ -182,6 +279,7 @@ func (o *options) loadData() (*fixtures.Data, error) {
 	var err error
 	if o.fixtures != "" {
 		d, err = fixtures.LoadFile(o.fixtures, o.seed)
+		err = o.from.blame("fixtures", err)
 	} else {
 		d, err = fixtures.BuiltIn(o.seed)
 	}
@@ -190,7 +288,7 @@ func (o *options) loadData() (*fixtures.Data, error) {
 	}
 	for _, g := range o.generate {
 		if d, err = d.WithGenerated(g.agentKey, g.n, o.seed); err != nil {
-			return nil, fmt.Errorf("-generate %s=%d: %w", g.agentKey, g.n, err)
+			return nil, fmt.Errorf("%s %s=%d: %w", o.from.of("generate"), g.agentKey, g.n, err)
 		}
 	}
 	return d, nil
@@ -201,7 +299,8 @@ func (o *options) loadScenarios() ([]scenarios.Scenario, error) {
 	if o.scenarios == "" {
 		return nil, nil
 	}
-	return scenarios.LoadFile(o.scenarios)
+	sc, err := scenarios.LoadFile(o.scenarios)
+	return sc, o.from.blame("scenarios", err)
 }
 
 // reload reads the files again and swaps them in. Both are read and checked
@@ -250,19 +349,44 @@ func fitGCToData(getenv func(string) string) {
 	debug.SetGCPercent(percent)
 }
 
-// version is the module version, or for a build from a checkout, the commit.
+// version says what this binary was built from.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
+	return formatVersion(bi, ok)
+}
+
+// formatVersion is the module version and the Go version, such as
+// "v1.2.0 go1.26.1". A build without a module version, such as go build in
+// a checkout, names its commit instead, with "-dirty" when the tree had
+// changes; a build with neither says "devel".
+func formatVersion(bi *debug.BuildInfo, ok bool) string {
+	if !ok || bi == nil {
+		return "devel " + runtime.Version()
 	}
 	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
+	if v == "" || v == "(devel)" {
+		v = "devel"
+		var revision, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if revision != "" {
+			v = revision[:min(12, len(revision))]
+			if modified == "true" {
+				v += "-dirty"
+			}
 		}
 	}
-	return v + " " + bi.GoVersion
+	goVersion := bi.GoVersion
+	if goVersion == "" {
+		goVersion = runtime.Version()
+	}
+	return v + " " + goVersion
 }
 
 // maxHeaderBytes caps request headers; net/http answers 431 beyond.
@@ -272,7 +396,7 @@ const maxHeaderBytes = 64 << 10
 // It serves until ctx is done, reloads on each value from hup, and returns the
 // exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hup <-chan os.Signal) int {
-	o, err := parseFlags(args, getenv, stderr)
+	o, err := parseFlags(args, getenv, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -312,6 +436,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		sopts = append(sopts, mockserver.WithoutAuth())
 	}
 	srv, err := mockserver.New(sopts...)
+	if errors.Is(err, scenarios.ErrUnknownScenario) { // the only name New looks up
+		err = fmt.Errorf("%s: %w", o.from.of("scenario"), err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "agentmock: %v\n", err)
 		return exitUsage

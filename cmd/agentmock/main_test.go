@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -127,34 +129,70 @@ func TestBadInputExitsWithStatus2(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string // in stderr
+		name    string
+		args    []string
+		env     map[string]string
+		want    string // in stderr
+		notWant string // not in stderr: for a value from the environment, the flag
 	}{
-		{"an unknown flag", []string{"-colour"}, nil, "colour"},
-		{"a stray argument", []string{"serve"}, nil, "serve"},
-		{"a missing fixtures file", []string{"-fixtures", filepath.Join(dir, "missing.yaml")}, nil, "missing.yaml"},
-		{"a bad fixtures file", []string{"-fixtures", bad}, nil, "bad.yaml:2"},
-		{"a bad -generate", []string{"-generate", "agt_x"}, nil, "agt_x"},
-		{"a bad log format", []string{"-log-format", "xml"}, nil, "xml"},
-		{"a bad log level", []string{"-log-level", "loud"}, nil, "loud"},
-		{"a bad seed in the environment", nil, map[string]string{"AGENTMOCK_SEED": "abc"}, "AGENTMOCK_SEED"},
-		{"a bad rate limit", []string{"-rate-limit", "fast"}, nil, "rate-limit"},
-		{"an unknown scenario", []string{"-scenario", "nope"}, nil, "nope"},
-		{"a bad scenarios file", []string{"-scenarios", bad}, nil, "bad.yaml"},
-		{"a negative journal size", []string{"-journal-size", "-1"}, nil, "journal-size"},
-		{"an address without a port", []string{"-addr", "nonsense"}, nil, "-addr"},
+		{"an unknown flag", []string{"-colour"}, nil, "colour", ""},
+		{"a stray argument", []string{"serve"}, nil, "serve", ""},
+		{"a missing fixtures file", []string{"-fixtures", filepath.Join(dir, "missing.yaml")}, nil, "missing.yaml", ""},
+		{"a bad fixtures file", []string{"-fixtures", bad}, nil, "bad.yaml:2", ""},
+		{"a bad -generate", []string{"-generate", "agt_x"}, nil, "agt_x", ""},
+		{"a bad log format", []string{"-log-format", "xml"}, nil, "xml", ""},
+		{"a bad log level", []string{"-log-level", "loud"}, nil, "loud", ""},
+		{"a bad rate limit", []string{"-rate-limit", "fast"}, nil, "rate-limit", ""},
+		{"an unknown scenario", []string{"-scenario", "nope"}, nil, "nope", ""},
+		{"a bad scenarios file", []string{"-scenarios", bad}, nil, "bad.yaml", ""},
+		{"a negative journal size", []string{"-journal-size", "-1"}, nil, "journal-size", ""},
+		{"a zero header timeout", []string{"-read-header-timeout", "0s"}, nil, "-read-header-timeout", "-idle-timeout"},
+		{"an address without a port", []string{"-addr", "nonsense"}, nil, "-addr", ""},
+		{"a port over 65535", []string{"-addr", "127.0.0.1:99999"}, nil, `-addr: the port must be a number from 0 to 65535, not "99999"`, ""},
+		{"a port by service name", []string{"-addr", "127.0.0.1:http"}, nil, `not "http"`, ""},
+		{"an empty port", []string{"-addr", "127.0.0.1:"}, nil, `not ""`, ""},
+		{"a negative port", []string{"-addr", "127.0.0.1:-1"}, nil, `not "-1"`, ""},
+		{"an empty -api-key", []string{"-api-key", ""}, nil, "-api-key: an API key cannot be empty", ""},
+		{"an empty -admin-token", []string{"-admin-token", ""}, nil, "-admin-token: the admin token cannot be empty", ""},
+		{"an empty -admin-token after =", []string{"-admin-token="}, nil, "-admin-token: the admin token cannot be empty", ""},
+
+		{"a bad seed in the environment", nil, map[string]string{"AGENTMOCK_SEED": "abc"}, "AGENTMOCK_SEED", "-seed"},
+		{"a bad log format in the environment", nil, map[string]string{"AGENTMOCK_LOG_FORMAT": "xml"}, "AGENTMOCK_LOG_FORMAT", "-log-format"},
+		{"a bad address in the environment", nil, map[string]string{"AGENTMOCK_ADDR": "bad"}, "AGENTMOCK_ADDR", "-addr"},
+		{"a bad port in the environment", nil, map[string]string{"AGENTMOCK_ADDR": "127.0.0.1:99999"}, "AGENTMOCK_ADDR", "-addr"},
+		{"a bad rate limit in the environment", nil, map[string]string{"AGENTMOCK_RATE_LIMIT": "junk"}, "AGENTMOCK_RATE_LIMIT", "-rate-limit"},
+		{"a bad -generate in the environment", nil, map[string]string{"AGENTMOCK_GENERATE": "junk"}, "AGENTMOCK_GENERATE", "-generate"},
+		{"a bad agent to generate in the environment", nil, map[string]string{"AGENTMOCK_GENERATE": "nope=3"}, "AGENTMOCK_GENERATE nope=3", "-generate"},
+		{"a negative journal size in the environment", nil, map[string]string{"AGENTMOCK_JOURNAL_SIZE": "-1"}, "AGENTMOCK_JOURNAL_SIZE", "-journal-size"},
+		{"a zero idle timeout in the environment", nil, map[string]string{"AGENTMOCK_IDLE_TIMEOUT": "0s"}, "AGENTMOCK_IDLE_TIMEOUT", "-idle-timeout"},
+		{"an unknown scenario in the environment", nil, map[string]string{"AGENTMOCK_SCENARIO": "nope"}, "AGENTMOCK_SCENARIO", "-scenario"},
+		{"a missing fixtures file in the environment", nil, map[string]string{"AGENTMOCK_FIXTURES": filepath.Join(dir, "missing.yaml")}, "AGENTMOCK_FIXTURES: ", "-fixtures"},
+		{"a bad scenarios file in the environment", nil, map[string]string{"AGENTMOCK_SCENARIOS": bad}, "AGENTMOCK_SCENARIOS: ", "-scenarios"},
+		{"a blank admin token in the environment", nil, map[string]string{"AGENTMOCK_ADMIN_TOKEN": " "}, "AGENTMOCK_ADMIN_TOKEN: the admin token cannot be empty", "-admin-token"},
+		{"an empty API key in an environment list", nil, map[string]string{"AGENTMOCK_API_KEY": "key_a,,key_b"}, "AGENTMOCK_API_KEY: an API key cannot be empty", "-api-key"},
 	}
+	// Should a case be taken, the server it starts is on a free port, and
+	// stops at once with status 0.
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if v, ok := tt.env[k]; ok || k != "AGENTMOCK_ADDR" {
+					return v
+				}
+				return "127.0.0.1:0"
+			}
 			var stdout, stderr bytes.Buffer
-			code := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &stdout, &stderr, nil)
+			code := run(stopped, tt.args, getenv, &stdout, &stderr, nil)
 			if code != exitUsage {
 				t.Errorf("exit status %d, want 2", code)
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("stderr %q does not mention %q", stderr.String(), tt.want)
+			}
+			if tt.notWant != "" && strings.Contains(stderr.String(), tt.notWant) {
+				t.Errorf("stderr %q names %q", stderr.String(), tt.notWant)
 			}
 		})
 	}
@@ -252,11 +290,26 @@ func TestTheExampleFilesLoad(t *testing.T) {
 	}
 }
 
+// waitFired polls the admin API until the active scenario's first rule has
+// fired n times: a request it took is then inside it.
+func (r *running) waitFired(t *testing.T, n int) {
+	t.Helper()
+	want := fmt.Sprintf(`"fired":%d`, n)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, body := r.call(t, "GET", "/__admin/scenarios", "")
+		if strings.Contains(body, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rule never fired %d times: %s", n, body)
+		}
+	}
+}
+
 func TestStopEndsInjectedDelays(t *testing.T) {
 	r := start(t, noEnv)
-	req, _ := http.NewRequest("PUT", r.url+"/__admin/scenario", strings.NewReader(`{"rules":[{"delay":"1h"}]}`))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("activate: %v %v", resp, err)
+	if status, body := r.call(t, "PUT", "/__admin/scenario", `{"rules":[{"delay":"1h"}]}`); status != 200 {
+		t.Fatalf("activate: %d %s", status, body)
 	}
 	got := make(chan int, 1)
 	go func() {
@@ -270,7 +323,7 @@ func TestStopEndsInjectedDelays(t *testing.T) {
 		resp.Body.Close()
 		got <- resp.StatusCode
 	}()
-	time.Sleep(200 * time.Millisecond) // the request is in its delay
+	r.waitFired(t, 1) // the request is in its delay
 	r.stop()
 	select {
 	case code := <-r.exit:
@@ -283,5 +336,41 @@ func TestStopEndsInjectedDelays(t *testing.T) {
 	}
 	if status := <-got; status != 503 {
 		t.Errorf("the delayed request got %d, want 503", status)
+	}
+}
+
+// TestStopCutsOffASlowBody: a slow_body in flight does not hold a stop up
+// either. Its client has the status and the headers, then the connection
+// closes before the whole body, as the README says.
+func TestStopCutsOffASlowBody(t *testing.T) {
+	r := start(t, noEnv)
+	if status, body := r.call(t, "PUT", "/__admin/scenario", `{"rules":[{"fault":"slow_body","delay":"1h"}]}`); status != 200 {
+		t.Fatalf("activate: %d %s", status, body)
+	}
+	req, _ := http.NewRequest("GET", r.url+"/v2/agents/agt_customer_support/sessions", nil)
+	req.Header.Set("X-Api-Key", "k")
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req) // returns once the first piece of the body is out
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	r.stop()
+	select {
+	case code := <-r.exit:
+		if code != exitOK {
+			t.Errorf("exit status %d, want 0", code)
+		}
+		r.exit <- code // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server is still waiting for the slow body")
+	}
+	b, err := io.ReadAll(resp.Body)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || int64(len(b)) >= resp.ContentLength {
+		t.Errorf("read %d of %d bytes, then %v; want a body cut off by io.ErrUnexpectedEOF", len(b), resp.ContentLength, err)
 	}
 }
