@@ -20,6 +20,8 @@ type loaded struct {
 	apiKeys   map[string]bool // nil: any non-empty key
 	limiter   *limiter        // nil: no rate limit
 	clientKey string          // the first of the fixtures' api_keys
+	// oauthClients may log in; nil: any non-empty client id and secret.
+	oauthClients []fixtures.OAuthClient
 }
 
 // load checks and encodes d. rl is the rate limit in force.
@@ -43,10 +45,14 @@ func load(d *fixtures.Data, rl fixtures.RateLimit) (*loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("agent %q: %w", fa.Key, err)
 		}
-		agents = append(agents, store.NewAgent(store.Agent{Key: fa.Key, Name: fa.Key, Enabled: true, Allowed: set(fa.AllowedKeys)}, sessions))
+		doc, err := newAgentDoc(&fa)
+		if err != nil {
+			return nil, err
+		}
+		agents = append(agents, store.NewAgent(doc.info(set(fa.AllowedKeys), defaultIdentity), sessions))
 	}
 	slices.SortFunc(agents, func(a, b *store.Agent) int { return strings.Compare(a.Key, b.Key) })
-	l := &loaded{data: store.NewData(agents), apiKeys: set(d.APIKeys), limiter: newLimiter(rl)}
+	l := &loaded{data: store.NewData(agents), apiKeys: set(d.APIKeys), limiter: newLimiter(rl), oauthClients: d.OAuthClients}
 	if len(d.APIKeys) > 0 {
 		l.clientKey = d.APIKeys[0]
 	}

@@ -143,7 +143,7 @@ func FuzzParseListQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		q, bad := parseListQuery(raw)
+		q, bad := parseListQuery(raw, sessionCursor)
 		for name, reason := range bad {
 			switch name {
 			case "limit", "page_key", "enabled", "filter":

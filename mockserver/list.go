@@ -34,7 +34,7 @@ var listParams = [...]string{"limit", "page_key", "enabled", "filter"}
 // reason for each bad parameter keyed by its name. It reads the raw query
 // itself, to spare a map per request; unlike url.ParseQuery, it ignores what
 // it cannot read in parameters it does not know.
-func parseListQuery(rawQuery string) (store.Query, fieldErrors) {
+func parseListQuery(rawQuery string, c cursor) (store.Query, fieldErrors) {
 	q := store.Query{Limit: defaultLimit}
 	var bad fieldErrors
 	fail := func(name, reason string) { bad = bad.with(name, reason) }
@@ -66,7 +66,7 @@ func parseListQuery(rawQuery string) (store.Query, fieldErrors) {
 			q.Limit = n
 		case "page_key":
 			if v != "" {
-				id, err := decodePageKey(v)
+				id, err := c.decode(v)
 				if err != nil {
 					fail(k, err.Error())
 				}
@@ -107,7 +107,7 @@ func queryUnescape(s string) (string, error) {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *request) error {
-	q, bad := parseListQuery(r.URL.RawQuery)
+	q, bad := parseListQuery(r.URL.RawQuery, sessionCursor)
 	a, err := s.agent(r, bad)
 	if err != nil {
 		return err
@@ -128,13 +128,27 @@ func appendPage(b []byte, p store.Page[*store.Session]) []byte {
 		}
 		b = append(b, s.JSON...)
 	}
+	return appendListMetadata(b, p.More, sessionCursor, lastKey(p.Items, func(s *store.Session) string { return s.ID }), p.Total)
+}
+
+// appendListMetadata ends a list: its metadata, with the page_key after
+// last when there are more, and the total.
+func appendListMetadata(b []byte, more bool, c cursor, last string, total int) []byte {
 	b = append(b, `],"metadata":{`...)
-	if p.More {
+	if more {
 		b = append(b, `"page_key":"`...)
-		b = appendPageKey(b, p.Items[len(p.Items)-1].ID)
+		b = c.append(b, last)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"total_count":`...)
-	b = strconv.AppendInt(b, int64(p.Total), 10)
+	b = strconv.AppendInt(b, int64(total), 10)
 	return append(b, "}}\n"...)
+}
+
+// lastKey is the key of the last item, or "".
+func lastKey[T any](items []T, key func(T) string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return key(items[len(items)-1])
 }

@@ -112,6 +112,24 @@ func (r *request) record() {
 // Prefer header or the active one), then authentication and the rate limit,
 // then h.
 func (s *Server) api(route string, h handler) httprouter.Handle {
+	return s.route(route, func(w http.ResponseWriter, r *request) error {
+		if err := s.authenticate(r); err != nil {
+			return err
+		}
+		if err := s.limit(w, r); err != nil {
+			return err
+		}
+		return h(w, r)
+	})
+}
+
+// login makes the handle of the route that gives tokens: scenarios apply,
+// but it needs no key.
+func (s *Server) login(route string, h handler) httprouter.Handle {
+	return s.route(route, h)
+}
+
+func (s *Server) route(route string, h handler) httprouter.Handle {
 	return func(w http.ResponseWriter, _ *http.Request, ps httprouter.Params) {
 		rw := w.(*responseWriter) // ServeHTTP calls the router with one
 		r := rw.req
@@ -123,14 +141,7 @@ func (s *Server) api(route string, h handler) httprouter.Handle {
 		}
 		r.rule, r.fault = d.Rule, d.Fault
 		s.carryOut(rw, r, d, func(w http.ResponseWriter) {
-			err := s.authenticate(r)
-			if err == nil {
-				err = s.limit(w, r)
-			}
-			if err == nil {
-				err = h(w, r)
-			}
-			if err != nil {
+			if err := h(w, r); err != nil {
 				s.writeError(w, r, err)
 			}
 		})
@@ -171,8 +182,8 @@ func bearerToken(r *http.Request) string {
 }
 
 // authenticate checks the key against the accepted set: the keys given as
-// options plus the fixtures' api_keys, or any non-empty key when both are
-// empty.
+// options plus the fixtures' api_keys and the OAuth tokens the server gave,
+// or any non-empty key when there are no keys given.
 func (s *Server) authenticate(r *request) error {
 	if s.cfg.noAuth {
 		return nil
@@ -181,7 +192,8 @@ func (s *Server) authenticate(r *request) error {
 		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
 			messages: []string{"no API key: send it in the x-api-key header or as Authorization: Bearer <key>"}}
 	}
-	if (s.apiKeys != nil || r.loaded.apiKeys != nil) && !s.apiKeys[r.apiKey] && !r.loaded.apiKeys[r.apiKey] {
+	restricted := s.apiKeys != nil || r.loaded.apiKeys != nil
+	if restricted && !s.apiKeys[r.apiKey] && !r.loaded.apiKeys[r.apiKey] && !s.tokens.valid(r.apiKey, s.clock.now()) {
 		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
 			messages: []string{"the API key is not accepted"}}
 	}

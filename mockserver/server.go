@@ -36,6 +36,7 @@ type Server struct {
 
 	engine  *scenarios.Engine
 	journal *journal
+	tokens  tokens
 
 	// Pools spare the hot path its biggest allocations.
 	buffers   sync.Pool // *[]byte for pages
@@ -248,6 +249,24 @@ func (s *Server) routes() {
 	r.HEAD(session, get)
 	r.PATCH(session, s.api(routeUpdate, s.updateSession))
 	r.DELETE(session, s.api(routeDelete, s.deleteSession))
+
+	const agents, agent, identity = "/v2/agents", "/v2/agents/:agent_key", "/v2/agents/:agent_key/identity"
+	r.POST(agents, s.api(scenarios.RouteCreateAgent, s.createAgent))
+	listAgents := s.api(scenarios.RouteListAgents, s.listAgents)
+	r.GET(agents, listAgents)
+	r.HEAD(agents, listAgents)
+	getAgent := s.api(scenarios.RouteGetAgent, s.getAgent)
+	r.GET(agent, getAgent)
+	r.HEAD(agent, getAgent)
+	r.PATCH(agent, s.api(scenarios.RouteUpdateAgent, s.updateAgent))
+	r.PUT(agent, s.api(scenarios.RouteReplaceAgent, s.replaceAgent))
+	r.DELETE(agent, s.api(scenarios.RouteDeleteAgent, s.deleteAgent))
+	r.GET(identity, s.api(scenarios.RouteGetIdentity, s.getIdentity))
+	r.PATCH(identity, s.api(scenarios.RouteUpdateIdentity, s.updateIdentity))
+
+	token := s.login(scenarios.RouteToken, s.token)
+	r.POST("/oauth2/token", token)
+	r.POST("/oauth/token", token)
 	s.adminRoutes(r)
 	s.router = r
 }

@@ -139,7 +139,7 @@ func TestListErrors(t *testing.T) {
 		{"an empty bearer token is a 401", "GET", "/v2/agents/agt_a/sessions", []string{"X-Api-Key", "", "Authorization", "Bearer "}, 401, codeUnauthorized, nil},
 		{"a key the agent does not allow is a 403", "GET", "/v2/agents/agt_locked/sessions", []string{"X-Api-Key", "key_b"}, 403, codeForbidden, nil},
 		{"an unknown agent is a 404", "GET", "/v2/agents/agt_nobody/sessions", nil, 404, codeAgentNotFound, nil},
-		{"an unknown route is a 404 not_found", "GET", "/v2/agents", nil, 404, codeNotFound, nil},
+		{"an unknown route is a 404 not_found", "GET", "/v2/corpora", nil, 404, codeNotFound, nil},
 		{"a trailing slash is an unknown route", "GET", "/v2/agents/agt_a/sessions/", nil, 404, codeNotFound, nil},
 		{"a wrong method is a 405", "DELETE", "/v2/agents/agt_a/sessions", nil, 405, codeMethodNotAllowed, nil},
 	}

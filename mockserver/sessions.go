@@ -88,7 +88,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	fields, err := readFields(w, r)
+	fields, err := readFields(w, r, maxSessionBody)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	fields, err := readFields(w, r)
+	fields, err := readFields(w, r, maxSessionBody)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (s *Server) updateSession(w http.ResponseWriter, r *request) error {
 
 // readFields reads a JSON object body into its fields: 415 for another
 // media type, 413 over the cap, 400 for anything but an object.
-func readFields(w http.ResponseWriter, r *request) (map[string]json.RawMessage, error) {
+func readFields(w http.ResponseWriter, r *request, limit int64) (map[string]json.RawMessage, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
@@ -165,7 +165,7 @@ func readFields(w http.ResponseWriter, r *request) (map[string]json.RawMessage, 
 				messages: []string{fmt.Sprintf("the body must be application/json, not %q", ct)}}
 		}
 	}
-	body, err := readBody(w, r, maxSessionBody)
+	body, err := readBody(w, r, limit)
 	if err != nil {
 		return nil, err
 	}
