@@ -136,8 +136,12 @@ type Entry struct {
 // Entries returns the keys and values of the mapping n, the node at path,
 // in file order, then those that merge keys (<<) add and the mapping does
 // not set itself. It reports a repeated key (and leaves it out), a key that
-// is not a scalar, and n when it is not a mapping; a null n has no entries.
+// is not a scalar, and n when it is not a mapping; a nil or null n has no
+// entries.
 func (f *File) Entries(n *yaml.Node, path string) []Entry {
+	if n == nil {
+		return nil
+	}
 	n = resolve(n)
 	if isNull(n) {
 		return nil
