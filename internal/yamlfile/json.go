@@ -117,7 +117,9 @@ func (e numberError) Error() string { return e.literal + " is not a JSON number"
 func Number(n *yaml.Node) (num json.Number, ok bool, err error) {
 	tag := n.ShortTag()
 	s := strings.ReplaceAll(n.Value, "_", "")
-	plain := n.Kind == yaml.ScalarNode && n.Style == 0 && tag == "!!str"
+	// yaml.v3 reads a plain scalar as a number only when it starts so.
+	plain := n.Kind == yaml.ScalarNode && n.Style == 0 && tag == "!!str" &&
+		n.Value != "" && strings.IndexByte("+-.0123456789", n.Value[0]) >= 0
 	if tag != "!!int" && tag != "!!float" && !(plain && (yamlInt.MatchString(s) || yamlFloat.MatchString(s))) {
 		return "", false, nil
 	}

@@ -36,6 +36,7 @@ func TestNumber(t *testing.T) {
 		{name: "a quoted number is a string", yaml: `"42"`, notNum: true},
 		{name: "an explicit string tag is a string", yaml: "!!str 1e400", notNum: true},
 		{name: "a word is a string", yaml: "0xZZ", notNum: true},
+		{name: "a word of an underscore and digits is a string", yaml: "_0", notNum: true},
 		{name: "a date is not a number", yaml: "2024-01-15", notNum: true},
 	}
 	for _, tt := range tests {
