@@ -93,13 +93,13 @@ func scenario(f *yamlfile.File, n *yaml.Node, p string) (s Scenario, ok bool) {
 	if rs.Rules != nil && len(rs.Rules) == 0 {
 		f.Errorf(nil, yamlfile.Key(p, "rules"), "%s", emptyRules)
 	}
-	for i, n := range rs.Rules {
+	for i, rn := range rs.Rules {
 		// Each rule is decoded alone, so that one that does not decode is
 		// not validated too.
 		rp := yamlfile.Index(yamlfile.Key(p, "rules"), i)
 		var rr rawRule
-		before := f.Problems()
-		if f.Decode(n, rp, &rr); f.Problems() > before {
+		start := f.Problems()
+		if f.Decode(rn, rp, &rr); f.Problems() > start {
 			continue
 		}
 		if r, ok := rule(f, &rr, rp); ok {

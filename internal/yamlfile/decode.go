@@ -25,7 +25,8 @@ import (
 //   - strings, booleans and numbers from scalars, as yaml.v3 decodes them.
 //
 // A null leaves the value as it is. Merge keys (<<) merge as yaml.v3 merges
-// them. Each node is visited once: unlike yaml.v3's own decoder, whose
+// them. Each node is visited once (what an alias stands for, once per use:
+// Parse bounds that): unlike yaml.v3's own decoder, whose
 // check for repeated keys is quadratic in the keys of a mapping and whose
 // errors give a line but no field.
 func (f *File) Decode(n *yaml.Node, path string, out any) {
@@ -128,9 +129,9 @@ func (f *File) decode(n *yaml.Node, path string, v reflect.Value, want string) {
 
 // Entry is one key and value of a mapping.
 type Entry struct {
-	Key     string
-	KeyNode *yaml.Node
-	Value   *yaml.Node
+	Key     string     // the key's text ("" for a null key)
+	KeyNode *yaml.Node // where the key is written, for messages
+	Value   *yaml.Node // as written: an alias is not followed
 }
 
 // Entries returns the keys and values of the mapping n, the node at path,

@@ -69,9 +69,6 @@ func parse(name string, src []byte, searchLimit int) (*File, error) {
 	return f, nil
 }
 
-// Name returns the file's name, as error messages show it.
-func (f *File) Name() string { return f.name }
-
 // Root returns the document's top-level node, nil for an empty document.
 func (f *File) Root() *yaml.Node { return f.root }
 
