@@ -228,6 +228,20 @@ type Duration time.Duration
 // String returns the duration as time.Duration writes it.
 func (d Duration) String() string { return time.Duration(d).String() }
 
+// MarshalText writes the duration as a string such as "300ms".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a string such as "300ms", as scenario files write
+// durations. Negative durations are refused.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := parseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
 // MarshalJSON writes the duration as a string such as "300ms".
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
@@ -272,15 +286,25 @@ func (d Delay) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads "300ms" or {"min": "50ms", "max": "250ms"} (both
 // required, no other field).
 func (d *Delay) UnmarshalJSON(b []byte) error {
+	v, err := decodeDelay(b)
+	if err != nil {
+		return fmt.Errorf("delay: %w", err)
+	}
+	*d = v
+	return nil
+}
+
+// decodeDelay reads the JSON of a Delay, with messages that leave the
+// field's name to the caller.
+func decodeDelay(b []byte) (Delay, error) {
 	b = bytes.TrimSpace(b)
 	switch {
 	case len(b) > 0 && b[0] == '"':
 		var v Duration
 		if err := v.UnmarshalJSON(b); err != nil {
-			return err
+			return Delay{}, err
 		}
-		*d = Delay{Min: v, Max: v}
-		return nil
+		return Delay{Min: v, Max: v}, nil
 	case len(b) > 0 && b[0] == '{':
 		var v struct {
 			Min *Duration `json:"min"`
@@ -289,15 +313,28 @@ func (d *Delay) UnmarshalJSON(b []byte) error {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("delay: %s", strings.TrimPrefix(err.Error(), "json: "))
+			return Delay{}, errors.New(strings.TrimPrefix(err.Error(), "json: "))
 		}
 		if v.Min == nil || v.Max == nil {
-			return errors.New(`delay needs both "min" and "max"`)
+			return Delay{}, errors.New(`needs both "min" and "max"`)
 		}
-		*d = Delay{Min: *v.Min, Max: *v.Max}
-		return nil
+		return Delay{Min: *v.Min, Max: *v.Max}, nil
 	}
-	return fmt.Errorf(`delay must be a duration like "300ms" or {"min": "50ms", "max": "250ms"}, got %s`, b)
+	return Delay{}, fmt.Errorf(`must be a duration like "300ms" or {"min": "50ms", "max": "250ms"}, got %s`, b)
+}
+
+// DelayOf returns a delay of exactly d, for Rule.Delay:
+//
+//	scenarios.Rule{Delay: scenarios.DelayOf(300 * time.Millisecond)}
+func DelayOf(d time.Duration) *Delay {
+	return &Delay{Min: Duration(d), Max: Duration(d)}
+}
+
+// DelayBetween returns a delay drawn uniformly from min to max (both
+// included) each time its rule fires, for Rule.Delay. Validation refuses
+// it when min is greater than max, or either is negative.
+func DelayBetween(min, max time.Duration) *Delay {
+	return &Delay{Min: Duration(min), Max: Duration(max)}
 }
 
 // FieldError is a validation error about one field. Path names the field
@@ -425,12 +462,22 @@ func (r Rule) Validate() error {
 	return nil
 }
 
+// httpMethod reports whether m, in any case, is a method that a Match can
+// name: one the server answers.
+func httpMethod(m string) bool {
+	switch strings.ToUpper(m) {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return true
+	}
+	return false
+}
+
 func (m Match) validate() error {
 	if err := checkGlob("agent_key", m.AgentKey); err != nil {
 		return err
 	}
-	if m.Method != "" && !validToken(m.Method) {
-		return fieldErrorf("method", "%q is not an HTTP method", m.Method)
+	if m.Method != "" && !httpMethod(m.Method) {
+		return fieldErrorf("method", "%q is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)", m.Method)
 	}
 	if m.Route != "" && !slices.Contains(Routes(), m.Route) {
 		return fieldErrorf("route", "%q is not a route (%s)", m.Route, strings.Join(Routes(), ", "))
@@ -503,55 +550,129 @@ func validToken(s string) bool {
 	return true
 }
 
+// emptyRules is the problem with a list of rules that holds none: a
+// scenario that activates without rules would change nothing, silently.
+const emptyRules = "must hold at least one rule"
+
+// jsonRule is a rule as ParseRules reads it: the counts that refuse an
+// explicit 0 as pointers, to tell them from fields left out, and the
+// durations as raw JSON, so that their errors name their own path.
+type jsonRule struct {
+	Rule
+	Times       *int            `json:"times"`
+	Every       *int            `json:"every"`
+	Probability *float64        `json:"probability"`
+	Respond     *jsonResponse   `json:"respond"`
+	Delay       json.RawMessage `json:"delay"`
+}
+
+type jsonResponse struct {
+	Response
+	RetryAfter json.RawMessage `json:"retry_after"`
+}
+
 // ParseRules reads a JSON array of rules, as the admin API takes them, and
-// validates them. Unknown fields are refused, and so is an explicit 0 for
-// times, every or probability (see Rule). Errors are *FieldError with paths
-// such as "rules[0].respond.status".
+// validates them. The array must hold at least one rule. Unknown fields are
+// refused, and so is an explicit 0 for times, every or probability (see
+// Rule). Errors are *FieldError with paths such as
+// "rules[0].respond.status", "rules[0].delay" or "rules" for the array.
 func ParseRules(data []byte) ([]Rule, error) {
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
 		return nil, &FieldError{Path: "rules", Message: jsonMessage(err)}
 	}
+	if len(raws) == 0 {
+		return nil, &FieldError{Path: "rules", Message: emptyRules}
+	}
 	rules := make([]Rule, len(raws))
 	for i, raw := range raws {
 		p := fmt.Sprintf("rules[%d]", i)
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rules[i]); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return nil, fieldErrorf(joinPath(p, te.Field), "cannot use a JSON %s as %s", te.Value, te.Type)
-			}
-			return nil, &FieldError{Path: p, Message: jsonMessage(err)}
+		r, err := parseRule(raw)
+		if err != nil {
+			return nil, prefixed(p, err)
 		}
-		// Which fields were given: 0 in a Rule means left out.
-		var given struct {
-			Times       *json.RawMessage `json:"times"`
-			Every       *json.RawMessage `json:"every"`
-			Probability *json.RawMessage `json:"probability"`
-		}
-		if err := json.Unmarshal(raw, &given); err != nil {
-			return nil, &FieldError{Path: p, Message: jsonMessage(err)}
-		}
-		r := &rules[i]
-		for _, f := range []struct {
-			name  string
-			given bool
-			zero  bool
-		}{
-			{"times", given.Times != nil, r.Times == 0},
-			{"every", given.Every != nil, r.Every == 0},
-			{"probability", given.Probability != nil, r.Probability == 0},
-		} {
-			if f.given && f.zero {
-				return nil, fieldErrorf(joinPath(p, f.name), "%s", zeroMessage(f.name))
-			}
-		}
+		rules[i] = r
 	}
 	if err := ValidateRules(rules); err != nil {
 		return nil, err
 	}
 	return rules, nil
+}
+
+// parseRule reads the JSON of one rule; errors are *FieldError with paths
+// relative to the rule.
+func parseRule(raw []byte) (Rule, error) {
+	var jr jsonRule
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&jr); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return Rule{}, fieldErrorf(jsonFieldPath(te.Field), "cannot use a JSON %s as %s", te.Value, te.Type)
+		}
+		return Rule{}, &FieldError{Message: jsonMessage(err)}
+	}
+	r := jr.Rule
+	r.Times, r.Every, r.Probability = deref(jr.Times), deref(jr.Every), deref(jr.Probability)
+	if err := checkGiven(jr.Times, jr.Every, jr.Probability); err != nil {
+		return Rule{}, err
+	}
+	if jr.Respond != nil {
+		resp := jr.Respond.Response
+		if given(jr.Respond.RetryAfter) {
+			if err := resp.RetryAfter.UnmarshalJSON(jr.Respond.RetryAfter); err != nil {
+				return Rule{}, fieldErrorf("respond.retry_after", "%v", err)
+			}
+		}
+		r.Respond = &resp
+	}
+	if given(jr.Delay) {
+		d, err := decodeDelay(jr.Delay)
+		if err != nil {
+			return Rule{}, fieldErrorf("delay", "%v", err)
+		}
+		r.Delay = &d
+	}
+	return r, nil
+}
+
+// jsonFieldPath is the path of a field that encoding/json names, without
+// the names of the structs that jsonRule and jsonResponse embed.
+func jsonFieldPath(field string) string {
+	parts := strings.Split(field, ".")
+	parts = slices.DeleteFunc(parts, func(s string) bool { return s == "Rule" || s == "Response" })
+	return strings.Join(parts, ".")
+}
+
+// checkGiven refuses an explicit 0 for times, every or probability, given
+// as pointers that are nil when the field is left out (see Rule). The error
+// is a *FieldError naming the first such field.
+func checkGiven(times, every *int, probability *float64) error {
+	for _, c := range []struct {
+		name string
+		zero bool
+	}{
+		{"times", times != nil && *times == 0},
+		{"every", every != nil && *every == 0},
+		{"probability", probability != nil && *probability == 0},
+	} {
+		if c.zero {
+			return fieldErrorf(c.name, "%s", zeroMessage(c.name))
+		}
+	}
+	return nil
+}
+
+// given reports whether a field decoded as raw JSON was there and not null.
+func given(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
+
+// deref returns *p, or the zero value when p is nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
 
 func jsonMessage(err error) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -33,9 +34,9 @@ func TestParseRules(t *testing.T) {
 			want: []Rule{{Fault: FaultEmptyResponse}},
 		},
 		{
-			name: "an empty array is no rules",
-			src:  `[]`,
-			want: []Rule{},
+			name: "a method matches in any case",
+			src:  `[{"match":{"method":"patch"},"fault":"empty_response"},{"match":{"method":"OPTIONS"},"fault":"empty_response"}]`,
+			want: []Rule{{Match: Match{Method: "patch"}, Fault: FaultEmptyResponse}, {Match: Match{Method: "OPTIONS"}, Fault: FaultEmptyResponse}},
 		},
 	}
 	for _, tt := range tests {
@@ -60,8 +61,15 @@ func TestParseRulesRefusesBadRules(t *testing.T) {
 	}{
 		{"an unknown field is refused", `[{"fault":"empty_response","tims":1}]`, "rules[0]", `unknown field "tims"`},
 		{"an unknown field in match is refused", `[{"fault":"empty_response","match":{"agent":"x"}}]`, "rules[0]", `unknown field "agent"`},
-		{"an unknown field in a delay range is refused", `[{"delay":{"min":"1s","max":"2s","avg":"1s"}}]`, "rules[0]", `delay: unknown field "avg"`},
-		{"a numeric duration is refused", `[{"respond":{"status":429,"retry_after":2}}]`, "rules[0]", `duration must be a string like "300ms", got 2`},
+		{"an unknown field in a delay range is refused at the delay", `[{"delay":{"min":"1s","max":"2s","avg":"1s"}}]`, "rules[0].delay", `unknown field "avg"`},
+		{"a delay range without max is refused at the delay", `[{"fault":"empty_response"},{"delay":{"min":"1s"}}]`, "rules[1].delay", `needs both "min" and "max"`},
+		{"a number as a delay is refused at the delay", `[{"delay":300}]`, "rules[0].delay", `must be a duration like "300ms" or {"min": "50ms", "max": "250ms"}, got 300`},
+		{"a delay that is not a duration is refused at the delay", `[{"delay":"soon"}]`, "rules[0].delay", `"soon" is not a duration (like "300ms" or "2s")`},
+		{"a numeric retry_after is refused at the retry_after", `[{"respond":{"status":429,"retry_after":2}}]`, "rules[0].respond.retry_after", `duration must be a string like "300ms", got 2`},
+		{"a negative retry_after is refused at the retry_after", `[{"respond":{"status":429,"retry_after":"-1s"}}]`, "rules[0].respond.retry_after", `"-1s" is negative`},
+		{"a method that HTTP does not have is refused", `[{"match":{"method":"FETCH"},"fault":"empty_response"}]`, "rules[0].match.method", `"FETCH" is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)`},
+		{"an empty array of rules is refused", `[]`, "rules", "must hold at least one rule"},
+		{"null rules are refused", `null`, "rules", "must hold at least one rule"},
 		{"a wrongly typed field names its path", `[{"fault":"empty_response"},{"respond":{"status":"500"}}]`, "rules[1].respond.status", "cannot use a JSON string as int"},
 		{"an invalid status names its path", `[{"respond":{"status":700}}]`, "rules[0].respond.status", "700 is not an HTTP error status (400..599)"},
 		{"a rule that does nothing is refused", `[{"fault":"empty_response"},{"times":1}]`, "rules[1]", "a rule needs at least one of respond, delay or fault"},
@@ -133,4 +141,29 @@ func TestValidateMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDelayConstructors(t *testing.T) {
+	tests := []struct {
+		name string
+		got  *Delay
+		want *Delay
+	}{
+		{"DelayOf gives a fixed delay", DelayOf(300 * time.Millisecond), &Delay{Min: ms(300), Max: ms(300)}},
+		{"DelayBetween gives a range", DelayBetween(50*time.Millisecond, 250*time.Millisecond), &Delay{Min: ms(50), Max: ms(250)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+				t.Errorf("delay mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("a backwards range is refused by validation", func(t *testing.T) {
+		err := ValidateRules([]Rule{{Delay: DelayBetween(2*time.Second, time.Second)}})
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != "rules[0].delay" {
+			t.Errorf("ValidateRules = %v, want a *FieldError at rules[0].delay", err)
+		}
+	})
 }
