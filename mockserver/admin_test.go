@@ -98,7 +98,7 @@ func TestAdminScenarioCalls(t *testing.T) {
 		{"no name and no rules is a 400", `{}`, 400, "name"},
 		{"an unknown field is a 400", `{"name":"slow","colour":1}`, 400, "body"},
 		{"a bad status in a rule is a 400 naming it", `{"rules":[{"respond":{"status":700}}]}`, 400, "rules[0].respond.status"},
-		{"a number as a duration is a 400", `{"rules":[{"delay":300}]}`, 400, "rules[0]"},
+		{"a number as a duration is a 400", `{"rules":[{"delay":300}]}`, 400, "rules[0].delay"},
 		{"a body that is not JSON is a 400", `name=slow`, 400, "body"},
 	}
 	for _, tt := range bad {
