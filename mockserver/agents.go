@@ -454,9 +454,19 @@ func (s *Server) updateIdentity(w http.ResponseWriter, r *request) error {
 					err = fmt.Errorf("mode must be auto or manual")
 				}
 			case "api_roles", "corpus_roles", "agent_roles":
+				// api_roles are names; the others are objects such as
+				// {"corpus_key": ..., "role": ...}.
 				roles := map[string]*[]json.RawMessage{"api_roles": &id.APIRoles, "corpus_roles": &id.CorpusRoles, "agent_roles": &id.AgentRoles}[name]
+				kind := map[string]byte{"api_roles": '"', "corpus_roles": '{', "agent_roles": '{'}[name]
+				var list []json.RawMessage
 				if err = checkKind(raw, '['); err == nil {
-					err = json.Unmarshal(raw, roles)
+					json.Unmarshal(raw, &list)
+					for _, v := range list {
+						if v[0] != kind {
+							err = fmt.Errorf("%s must be a list of %s", name, map[byte]string{'"': "strings", '{': "objects"}[kind])
+						}
+					}
+					*roles = list
 				}
 			default:
 				err = fmt.Errorf("unknown field")

@@ -76,7 +76,8 @@ func (s *Server) token(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if grant != "client_credentials" {
+	// The official async client sends no grant_type.
+	if grant != "" && grant != "client_credentials" {
 		return invalidRequest(fieldErrors{"grant_type": "grant_type must be client_credentials"})
 	}
 	if !acceptedClient(r.loaded.oauthClients, id, secret) {

@@ -125,7 +125,7 @@ func TestNoAuth(t *testing.T) {
 func TestBadInputExitsWithStatus2(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("agents:\n  - key: nope\n"), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte("agents:\n  - key: no.pe\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -162,7 +162,7 @@ func TestBadInputExitsWithStatus2(t *testing.T) {
 		{"a bad port in the environment", nil, map[string]string{"AGENTMOCK_ADDR": "127.0.0.1:99999"}, "AGENTMOCK_ADDR", "-addr"},
 		{"a bad rate limit in the environment", nil, map[string]string{"AGENTMOCK_RATE_LIMIT": "junk"}, "AGENTMOCK_RATE_LIMIT", "-rate-limit"},
 		{"a bad -generate in the environment", nil, map[string]string{"AGENTMOCK_GENERATE": "junk"}, "AGENTMOCK_GENERATE", "-generate"},
-		{"a bad agent to generate in the environment", nil, map[string]string{"AGENTMOCK_GENERATE": "nope=3"}, "AGENTMOCK_GENERATE nope=3", "-generate"},
+		{"a bad agent to generate in the environment", nil, map[string]string{"AGENTMOCK_GENERATE": "no.pe=3"}, "AGENTMOCK_GENERATE no.pe=3", "-generate"},
 		{"a negative journal size in the environment", nil, map[string]string{"AGENTMOCK_JOURNAL_SIZE": "-1"}, "AGENTMOCK_JOURNAL_SIZE", "-journal-size"},
 		{"a zero idle timeout in the environment", nil, map[string]string{"AGENTMOCK_IDLE_TIMEOUT": "0s"}, "AGENTMOCK_IDLE_TIMEOUT", "-idle-timeout"},
 		{"an unknown scenario in the environment", nil, map[string]string{"AGENTMOCK_SCENARIO": "nope"}, "AGENTMOCK_SCENARIO", "-scenario"},
