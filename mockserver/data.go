@@ -52,7 +52,7 @@ func load(d *fixtures.Data, rl fixtures.RateLimit) (*loaded, error) {
 		agents = append(agents, store.NewAgent(doc.info(set(fa.AllowedKeys), defaultIdentity), sessions))
 	}
 	slices.SortFunc(agents, func(a, b *store.Agent) int { return strings.Compare(a.Key, b.Key) })
-	l := &loaded{data: store.NewData(agents), apiKeys: set(d.APIKeys), limiter: newLimiter(rl), oauthClients: d.OAuthClients}
+	l := &loaded{data: store.NewData(agents, 0), apiKeys: set(d.APIKeys), limiter: newLimiter(rl), oauthClients: d.OAuthClients}
 	if len(d.APIKeys) > 0 {
 		l.clientKey = d.APIKeys[0]
 	}

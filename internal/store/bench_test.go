@@ -10,7 +10,7 @@ func bigData(n int) *Data {
 	for i := range sessions {
 		sessions[i] = &Session{ID: fmt.Sprintf("s%07d", i*2), Enabled: i%5 != 0}
 	}
-	return NewData([]*Agent{NewAgent(Agent{Key: "agt_big"}, sessions)})
+	return NewData([]*Agent{NewAgent(Agent{Key: "agt_big"}, sessions)}, 0)
 }
 
 // BenchmarkPutSession measures a write of one new session into an agent of

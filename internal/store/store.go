@@ -45,6 +45,7 @@ type Agent struct {
 
 	sessions set[*Session]
 	expiring tree[*Session] // the sessions with a tti
+	logs     tree[*log]     // the sessions' events, by session key
 }
 
 func (a *Agent) key() string                    { return a.Key }
@@ -56,6 +57,7 @@ func (a *Agent) matches(re *regexp.Regexp) bool { return matchText(re, a.Name, a
 func NewAgent(a Agent, sessions []*Session) *Agent {
 	a.sessions = load(sessions)
 	a.expiring = newTree[*Session]()
+	a.logs = newTree[*log]()
 	for _, s := range sessions {
 		if s.TTIMinutes > 0 {
 			a.expiring.t.Load(entry[*Session]{s.ID, s})
@@ -66,7 +68,7 @@ func NewAgent(a Agent, sessions []*Session) *Agent {
 
 // With returns an agent with the fields of b and the sessions of a.
 func (a *Agent) With(b Agent) *Agent {
-	b.sessions, b.expiring = a.sessions, a.expiring
+	b.sessions, b.expiring, b.logs = a.sessions, a.expiring, a.logs
 	return &b
 }
 
@@ -83,6 +85,7 @@ func (a *Agent) SessionCount() int { return a.sessions.all.len() }
 // that holds one reads consistent data without a lock.
 type Snapshot struct {
 	agents   set[*Agent]
+	events   uint64 // the sequence number of the last event made
 	activity *activity
 	filters  *filterCache
 }
@@ -117,11 +120,13 @@ func (s *Snapshot) Touch(sess *Session, now time.Time) {
 // and go back to it, any number of times, and Stores can share it.
 type Data struct {
 	agents set[*Agent]
+	events uint64
 }
 
 // NewData returns the data of agents, sorted by key, which must be unique.
-func NewData(agents []*Agent) *Data {
-	return &Data{agents: load(agents)}
+// events is the sequence number of the last of their events.
+func NewData(agents []*Agent, events uint64) *Data {
+	return &Data{agents: load(agents), events: events}
 }
 
 // Store holds the data a server serves. Readers take a Snapshot and never
@@ -144,7 +149,7 @@ func New(d *Data, now time.Time) *Store {
 func (st *Store) Restore(d *Data, now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.current.Store(&Snapshot{agents: d.agents, activity: newActivity(now), filters: &st.filters})
+	st.current.Store(&Snapshot{agents: d.agents, events: d.events, activity: newActivity(now), filters: &st.filters})
 }
 
 // Snapshot returns the data as it is now.
@@ -219,6 +224,7 @@ func (tx *Tx) Agent(key string) *Agent {
 		a = a.copy()
 		for _, s := range gone {
 			a.removeSession(s.ID)
+			a.logs.delete(s.ID)
 		}
 		tx.gone = append(tx.gone, gone...)
 		tx.changed[key] = a
@@ -266,6 +272,7 @@ func (tx *Tx) DeleteSession(key, id string) (*Session, error) {
 	old := a.removeSession(id)
 	if old != nil {
 		tx.gone = append(tx.gone, old)
+		a.logs.delete(id) // its events go with it
 	}
 	return old, nil
 }
@@ -296,6 +303,7 @@ func (a *Agent) copy() *Agent {
 	c := *a
 	c.sessions = a.sessions.copy()
 	c.expiring = a.expiring.copy()
+	c.logs = a.logs.copy()
 	return &c
 }
 

@@ -27,7 +27,7 @@ func testData(n int) *Data {
 	return NewData([]*Agent{
 		NewAgent(Agent{Key: "agt_a", Enabled: true}, sessions),
 		NewAgent(Agent{Key: "agt_b", Name: "Billing bot", Enabled: false}, nil),
-	})
+	}, 0)
 }
 
 func ids(p Page[*Session]) []string {
@@ -201,7 +201,7 @@ func TestAgentsPageLikeSessions(t *testing.T) {
 	for i := range 25 {
 		agents = append(agents, NewAgent(Agent{Key: fmt.Sprintf("a%02d", i), Name: fmt.Sprint("bot ", i), Enabled: i%5 != 0}, nil))
 	}
-	snap := New(NewData(agents), epoch).Snapshot()
+	snap := New(NewData(agents, 0), epoch).Snapshot()
 	p := snap.Agents(Query{Limit: 10, After: "a09", Enabled: OnlyEnabled})
 	var got []string
 	for _, a := range p.Items {
@@ -219,7 +219,7 @@ func TestAgentsPageLikeSessions(t *testing.T) {
 func TestIdleSessionsExpire(t *testing.T) {
 	d := NewData([]*Agent{NewAgent(Agent{Key: "agt_a"}, []*Session{
 		{ID: "forever"}, {ID: "short", TTIMinutes: 10}, {ID: "long", TTIMinutes: 60},
-	})})
+	})}, 0)
 	st := New(d, epoch)
 	if got := st.Live("agt_a", epoch.Add(9*time.Minute)).Agent("agt_a").SessionCount(); got != 3 {
 		t.Fatalf("%d sessions before any tti", got)
