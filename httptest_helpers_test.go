@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/agentmock/agentmock"
 	"github.com/agentmock/agentmock/mockserver"
 )
@@ -181,8 +183,8 @@ scenarios:
 			break
 		}
 	}
-	if fmt.Sprint(statuses) != "[429 429 200]" {
-		t.Errorf("statuses %v, want [429 429 200]", statuses)
+	if diff := cmp.Diff([]int{429, 429, 200}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 
 	srv.AssertRequests(t,

@@ -477,14 +477,18 @@ func TestAdminFixturesRefusesHostileBodies(t *testing.T) {
 func TestSessionBodyTrailingData(t *testing.T) {
 	s := newTestServer(t)
 	for _, tail := range []string{"}", "]", "}}", " ]", "{}", "x"} {
-		if w := call(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
-			t.Errorf("create with %q after the object: %d %s, want 400", tail, w.Code, w.Body)
-		}
-		if w := call(s, "PATCH", "/v2/agents/agt_a/sessions/ase_a_001", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
-			t.Errorf("patch with %q after the object: %d %s, want 400", tail, w.Code, w.Body)
-		}
+		t.Run(fmt.Sprintf("%q after the object is a 400", tail), func(t *testing.T) {
+			if w := call(s, "POST", "/v2/agents/agt_a/sessions", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
+				t.Errorf("create with %q after the object: %d %s, want 400", tail, w.Code, w.Body)
+			}
+			if w := call(s, "PATCH", "/v2/agents/agt_a/sessions/ase_a_001", `{"name":"x"}`+tail, "Content-Type", "application/json"); w.Code != 400 {
+				t.Errorf("patch with %q after the object: %d %s, want 400", tail, w.Code, w.Body)
+			}
+		})
 	}
-	if w := call(s, "POST", "/v2/agents/agt_a/sessions", " \n{\"name\":\"x\"}\r\n\t ", "Content-Type", "application/json"); w.Code != 201 {
-		t.Errorf("create with white space around the object: %d %s, want 201", w.Code, w.Body)
-	}
+	t.Run("white space around the object is fine", func(t *testing.T) {
+		if w := call(s, "POST", "/v2/agents/agt_a/sessions", " \n{\"name\":\"x\"}\r\n\t ", "Content-Type", "application/json"); w.Code != 201 {
+			t.Errorf("create with white space around the object: %d %s, want 201", w.Code, w.Body)
+		}
+	})
 }
