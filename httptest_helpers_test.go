@@ -11,8 +11,11 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/agentmock/agentmock"
 	"github.com/agentmock/agentmock/mockserver"
+	"github.com/agentmock/agentmock/scenarios"
 )
 
 const demoYAML = `
@@ -80,6 +83,7 @@ func TestBadOptionFailsTheTest(t *testing.T) {
 		"an unknown scenario":      agentmock.WithScenario("nope"),
 		"a bad rate limit":         agentmock.WithRateLimit("fast"),
 		"a bad scenario file":      agentmock.WithScenarioYAML([]byte("scenarios: {x: {rules: [{fault: boom}]}}")),
+		"an empty admin token":     agentmock.WithAdminToken(""),
 	}
 	for name, opt := range tests {
 		t.Run(name+" is fatal", func(t *testing.T) {
@@ -181,8 +185,8 @@ scenarios:
 			break
 		}
 	}
-	if fmt.Sprint(statuses) != "[429 429 200]" {
-		t.Errorf("statuses %v, want [429 429 200]", statuses)
+	if diff := cmp.Diff([]int{429, 429, 200}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 
 	srv.AssertRequests(t,
@@ -216,6 +220,7 @@ func TestAssertRequestsReportsADiff(t *testing.T) {
 		{"a wrong status fails", []mockserver.Request{{Status: 200}}, true},
 		{"a missing request fails", []mockserver.Request{{Status: 404}, {Status: 200}}, true},
 		{"an extra request fails", nil, true},
+		{"NoStatus fails for a request that got a status", []mockserver.Request{{Status: agentmock.NoStatus}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,5 +256,67 @@ func TestClientSendsTheFixturesKey(t *testing.T) {
 	srv := agentmock.NewTestServer(t, agentmock.WithFixtureYAML([]byte("api_keys: [from_file]\nagents:\n  - key: agt_x\n")))
 	if got := status(t, srv.Client(), srv.URL+"/v2/agents/agt_x/sessions"); got != 200 || srv.APIKey != "from_file" {
 		t.Errorf("status %d with key %q, want 200 with from_file", got, srv.APIKey)
+	}
+}
+
+func TestNewServerRefusesAnEmptyAdminToken(t *testing.T) {
+	srv, err := agentmock.NewServer(agentmock.WithAdminToken(""))
+	if err == nil {
+		srv.Close()
+		t.Fatal("NewServer(WithAdminToken(\"\")) is no error; the admin API would need no token")
+	}
+	if !strings.Contains(err.Error(), "agentmock") {
+		t.Errorf("error %q does not name agentmock", err)
+	}
+}
+
+// TestAssertRequestsNoStatus asserts a request that a fault cut off before
+// any status: NoStatus matches it, and fails for a request that got one.
+func TestAssertRequestsNoStatus(t *testing.T) {
+	srv := agentmock.NewTestServer(t)
+	rules := []scenarios.Rule{{Times: 1, Fault: scenarios.FaultConnectionReset}}
+	if err := srv.ActivateRules("reset_once", 0, rules, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh connection each time, so that the transport has no reused
+	// connection to retry on.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	send := func() (*http.Response, error) {
+		req, err := http.NewRequest("GET", srv.URL+"/v2/agents/agt_customer_support/sessions", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Api-Key", srv.APIKey)
+		return client.Do(req)
+	}
+	if resp, err := send(); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the connection_reset fault answered %d", resp.StatusCode)
+	}
+	srv.AssertRequests(t, mockserver.Request{Status: agentmock.NoStatus, Fault: "connection_reset"})
+
+	resp, err := send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tests := []struct {
+		name string
+		want []mockserver.Request
+		fail bool
+	}{
+		{"NoStatus matches the request that got none", []mockserver.Request{{Status: agentmock.NoStatus}, {Status: 200}}, false},
+		{"NoStatus fails for the request that got a status", []mockserver.Request{{Status: agentmock.NoStatus}, {Status: agentmock.NoStatus}}, true},
+		{"a status fails for the request that got none", []mockserver.Request{{Status: 200}, {Status: 200}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := &errorTB{TB: t}
+			srv.AssertRequests(tb, tt.want...)
+			if failed := len(tb.errors) > 0; failed != tt.fail {
+				t.Errorf("failed %v, want %v: %v", failed, tt.fail, tb.errors)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestAdminHealth(t *testing.T) {
@@ -37,55 +39,78 @@ func TestAdminToken(t *testing.T) {
 }
 
 func TestAdminScenarioCalls(t *testing.T) {
-	s := newTestServer(t)
-	list := func() *httptest.ResponseRecorder { return call(s, "GET", "/v2/agents/agt_a/sessions", "") }
+	list := func(s *Server) *httptest.ResponseRecorder { return call(s, "GET", "/v2/agents/agt_a/sessions", "") }
+	activate := func(t *testing.T, s *Server, body string) {
+		t.Helper()
+		if w := call(s, "PUT", "/__admin/scenario", body); w.Code != 200 {
+			t.Fatalf("activate %s: %d %s", body, w.Code, w.Body)
+		}
+	}
 
 	t.Run("a built-in scenario activates by name", func(t *testing.T) {
-		if w := call(s, "PUT", "/__admin/scenario", `{"name":"server_error"}`); w.Code != 200 {
-			t.Fatalf("activate: %d %s", w.Code, w.Body)
-		}
-		if w := list(); w.Code != 500 {
+		s := newTestServer(t)
+		activate(t, s, `{"name":"server_error"}`)
+		if w := list(s); w.Code != 500 {
 			t.Errorf("list: %d, want 500", w.Code)
 		}
 	})
 	t.Run("deactivation brings normal responses back", func(t *testing.T) {
+		s := newTestServer(t)
+		activate(t, s, `{"name":"server_error"}`)
 		if w := call(s, "DELETE", "/__admin/scenario", ""); w.Code != 200 {
 			t.Fatalf("deactivate: %d %s", w.Code, w.Body)
 		}
-		if w := list(); w.Code != 200 {
+		if w := list(s); w.Code != 200 {
 			t.Errorf("list: %d, want 200", w.Code)
 		}
 	})
 	t.Run("inline rules take durations as strings", func(t *testing.T) {
-		w := call(s, "PUT", "/__admin/scenario", `{"name":"two_429s","rules":[{"times":2,"respond":{"status":429,"retry_after":"3s"}}]}`)
-		if w.Code != 200 {
-			t.Fatalf("activate: %d %s", w.Code, w.Body)
-		}
+		s := newTestServer(t)
+		activate(t, s, `{"name":"two_429s","rules":[{"times":2,"respond":{"status":429,"retry_after":"3s"}}]}`)
 		var got []string
 		for range 3 {
-			w := list()
+			w := list(s)
 			got = append(got, w.Header().Get("Retry-After")+"/"+http.StatusText(w.Code))
 		}
-		if want := []string{"3/Too Many Requests", "3/Too Many Requests", "/OK"}; strings.Join(got, ",") != strings.Join(want, ",") {
-			t.Errorf("got %v, want %v", got, want)
+		if diff := cmp.Diff([]string{"3/Too Many Requests", "3/Too Many Requests", "/OK"}, got); diff != "" {
+			t.Errorf("Retry-After/status (-want +got):\n%s", diff)
 		}
 	})
-	t.Run("the listing shows the active scenario with its key redacted", func(t *testing.T) {
-		if w := call(s, "PUT", "/__admin/scenario", `{"name":"slow","api_key":"secret_key_9"}`); w.Code != 200 {
-			t.Fatalf("activate: %d %s", w.Code, w.Body)
-		}
+	t.Run("the listing shows the active scenarios with their keys redacted", func(t *testing.T) {
+		s := newTestServer(t)
+		activate(t, s, `{"name":"server_error"}`)
+		activate(t, s, `{"name":"slow","api_key":"secret_key_9"}`)
 		w := call(s, "GET", "/__admin/scenarios", "")
+		if strings.Contains(w.Body.String(), "secret_key_9") {
+			t.Errorf("the listing shows the key in clear: %s", w.Body)
+		}
 		var body scenarioList
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		if len(body.Scenarios) < 9 || len(body.Active) != 2 || body.Active[1].Name != "slow" ||
-			body.Active[1].APIKey != KeyFingerprint("secret_key_9") || strings.Contains(w.Body.String(), "secret_key_9") {
-			t.Errorf("listing %s", w.Body)
+		if len(body.Scenarios) < 9 {
+			t.Errorf("%d scenarios listed, want the 9 built-in ones at least", len(body.Scenarios))
 		}
+		type active struct{ Name, APIKey string }
+		var got []active
+		for _, a := range body.Active {
+			got = append(got, active{a.Name, a.APIKey})
+		}
+		want := []active{{"server_error", ""}, {"slow", KeyFingerprint("secret_key_9")}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("active scenarios (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("deactivation for a key ends only that key's scenario", func(t *testing.T) {
+		s := newTestServer(t)
+		activate(t, s, `{"name":"server_error","api_key":"secret_key_9"}`)
+		activate(t, s, `{"name":"forbidden","api_key":"key_a"}`)
 		call(s, "DELETE", "/__admin/scenario?api_key=secret_key_9", "")
 		if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "secret_key_9"); w.Code != 200 {
 			t.Errorf("after DELETE ?api_key=, the key's scenario is still active: %d", w.Code)
+		}
+		if w := list(s); w.Code != 403 {
+			t.Errorf("another key's scenario ended too: %d, want 403", w.Code)
 		}
 	})
 
@@ -103,12 +128,16 @@ func TestAdminScenarioCalls(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t)
 			w := call(s, "PUT", "/__admin/scenario", tt.body)
 			if w.Code != tt.status {
 				t.Fatalf("status %d, want %d; %s", w.Code, tt.status, w.Body)
 			}
 			if e := decodeError(t, w); tt.field != "" && e.FieldErrors[tt.field] == "" {
 				t.Errorf("field_errors %v lack %q", e.FieldErrors, tt.field)
+			}
+			if w := list(s); w.Code != 200 {
+				t.Errorf("a refused activation changed the answers: %d, want 200", w.Code)
 			}
 		})
 	}
@@ -121,7 +150,7 @@ func TestAdminRequests(t *testing.T) {
 	call(s, "GET", "/v2/agents/agt_a/sessions?limit=2", "", "X-Api-Key", "secret_key_7")
 	call(s, "GET", "/__admin/health", "")
 
-	read := func(query string) (queries []string) {
+	read := func(t *testing.T, query string) (queries []string) {
 		t.Helper()
 		w := call(s, "GET", "/__admin/requests"+query, "")
 		if strings.Contains(w.Body.String(), "secret_key_7") {
@@ -136,16 +165,19 @@ func TestAdminRequests(t *testing.T) {
 		}
 		return queries
 	}
-	tests := []struct{ name, query, want string }{
-		{"all, oldest first, without admin calls", "", "agt_a?limit=1 agt_nobody? agt_a?limit=2"},
-		{"by agent", "?agent_key=agt_a", "agt_a?limit=1 agt_a?limit=2"},
-		{"by status", "?status=404", "agt_nobody?"},
-		{"the newest few", "?limit=2", "agt_nobody? agt_a?limit=2"},
+	tests := []struct {
+		name, query string
+		want        []string
+	}{
+		{"all are listed, oldest first, without admin calls", "", []string{"agt_a?limit=1", "agt_nobody?", "agt_a?limit=2"}},
+		{"agent_key keeps one agent's", "?agent_key=agt_a", []string{"agt_a?limit=1", "agt_a?limit=2"}},
+		{"status keeps one status", "?status=404", []string{"agt_nobody?"}},
+		{"limit keeps the newest few", "?limit=2", []string{"agt_nobody?", "agt_a?limit=2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := strings.Join(read(tt.query), " "); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
+			if diff := cmp.Diff(tt.want, read(t, tt.query)); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -153,23 +185,33 @@ func TestAdminRequests(t *testing.T) {
 		t.Errorf("a bad status filter: %d, want 400", w.Code)
 	}
 	call(s, "DELETE", "/__admin/requests", "")
-	if got := read(""); len(got) != 0 {
+	if got := read(t, ""); len(got) != 0 {
 		t.Errorf("after DELETE, the journal holds %v", got)
 	}
 }
 
 func TestAdminFixtures(t *testing.T) {
-	s := newTestServer(t)
-	t.Run("a good body replaces the data", func(t *testing.T) {
-		w := call(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_new\n    generate: {count: 3}\n")
+	const good = "agents:\n  - key: agt_new\n    generate: {count: 3}\n"
+	replace := func(t *testing.T, s *Server) {
+		t.Helper()
+		w := call(s, "PUT", "/__admin/fixtures", good)
 		if w.Code != 200 || w.Body.String() != `{"agents":1,"sessions":3}`+"\n" {
 			t.Fatalf("got %d %s", w.Code, w.Body)
 		}
+	}
+	t.Run("a good body replaces the data", func(t *testing.T) {
+		s := newTestServer(t)
+		replace(t, s)
 		if w := call(s, "GET", "/v2/agents/agt_new/sessions", ""); w.Code != 200 {
 			t.Errorf("agt_new: %d", w.Code)
 		}
+		if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 404 {
+			t.Errorf("agt_a of the old data: %d, want 404", w.Code)
+		}
 	})
 	t.Run("a bad body is a 400 naming the line and keeps the data", func(t *testing.T) {
+		s := newTestServer(t)
+		replace(t, s)
 		w := call(s, "PUT", "/__admin/fixtures", "agents:\n  - key: agt_other\n    colour: blue\n")
 		if w.Code != 400 || !strings.Contains(w.Body.String(), "request body:3") {
 			t.Errorf("got %d %s, want a 400 naming request body:3", w.Code, w.Body)
@@ -179,12 +221,18 @@ func TestAdminFixtures(t *testing.T) {
 		}
 	})
 	t.Run("an oversized body is a 413", func(t *testing.T) {
+		s := newTestServer(t)
 		w := call(s, "PUT", "/__admin/fixtures", "agents: []\n#"+strings.Repeat("x", maxFixturesBody))
 		if w.Code != 413 || decodeError(t, w).Code != codePayloadTooLarge {
 			t.Errorf("got %d %s", w.Code, w.Body)
 		}
+		if w := call(s, "GET", "/v2/agents/agt_a/sessions", ""); w.Code != 200 {
+			t.Errorf("agt_a after an oversized body: %d", w.Code)
+		}
 	})
 	t.Run("a reset goes back to the data loaded at start", func(t *testing.T) {
+		s := newTestServer(t)
+		replace(t, s)
 		if w := call(s, "POST", "/__admin/reset", ""); w.Code != 200 {
 			t.Fatalf("reset: %d", w.Code)
 		}
@@ -217,13 +265,20 @@ func TestResetRestartsTheStartScenario(t *testing.T) {
 }
 
 func TestAdminIsNotAnAgentRoute(t *testing.T) {
-	s := newTestServer(t)
-	for _, target := range []string{"/v2/agents/__admin/sessions", "/v2/agents/agt_a/sessions/../../../__admin/reset"} {
-		if w := call(s, "GET", target, ""); w.Code == 200 {
-			t.Errorf("%s: 200", target)
-		}
+	tests := []struct{ name, target string }{
+		{"__admin as an agent key is no admin call", "/v2/agents/__admin/sessions"},
+		{"a traversal to the admin API is no admin call", "/v2/agents/agt_a/sessions/../../../__admin/reset"},
 	}
-	if n := len(s.Requests()); n > 2 {
-		t.Errorf("%d journal entries", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t)
+			if w := call(s, "GET", tt.target, ""); w.Code == 200 {
+				t.Errorf("%s: 200", tt.target)
+			}
+			// An API request is journaled; an admin call is not.
+			if n := len(s.Requests()); n != 1 {
+				t.Errorf("%d journal entries, want the request's 1", n)
+			}
+		})
 	}
 }

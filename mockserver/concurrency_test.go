@@ -137,7 +137,8 @@ func TestWalksWhileTheAdminAPISwapsData(t *testing.T) {
 
 	var stop atomic.Bool
 	var pages, errs atomic.Int64
-	seen := [2]atomic.Int64{} // pages of set A, of set B
+	seen := [2]atomic.Int64{}          // pages of set A, of set B
+	progress := make(chan struct{}, 1) // a walker read a page
 	var walkers sync.WaitGroup
 	for w := range 10 {
 		walkers.Go(func() {
@@ -171,6 +172,10 @@ func TestWalksWhileTheAdminAPISwapsData(t *testing.T) {
 						return
 					}
 					pages.Add(1)
+					select {
+					case progress <- struct{}{}:
+					default:
+					}
 					seen[map[string]int{"A": 0, "B": 1}[set]].Add(1)
 					if pageKey = b.Metadata.PageKey; pageKey == "" {
 						break
@@ -202,7 +207,19 @@ func TestWalksWhileTheAdminAPISwapsData(t *testing.T) {
 			break
 		}
 		if i%len(admin) == 0 {
-			time.Sleep(time.Millisecond) // let the walkers see each state
+			// Let the walkers see this state: wait for a page read after it.
+			select {
+			case <-progress: // a page of an earlier state
+			default:
+			}
+			select {
+			case <-progress:
+			case <-time.After(10 * time.Second):
+				t.Errorf("no walker read a page in 10s")
+			}
+			if t.Failed() {
+				break
+			}
 		}
 	}
 	stop.Store(true)

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/agentmock/agentmock/fixtures"
 	"github.com/agentmock/agentmock/scenarios"
 )
@@ -49,6 +52,36 @@ func get(t *testing.T, url, key string, headers ...string) (*http.Response, stri
 		t.Fatalf("reading the body: %v", err)
 	}
 	return resp, string(b)
+}
+
+// statusOf sends a GET with an API key and returns the status, for
+// goroutines that must not end the test.
+func statusOf(url, key string) (int, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-Api-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+// waitFor polls cond until it holds, and fails the test when it still does
+// not after 10 seconds: what names the state waited for.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting after 10s for %s", what)
+		}
+	}
 }
 
 func mustActivate(t *testing.T, s *Server, apiKey string, rules ...scenarios.Rule) {
@@ -129,8 +162,8 @@ func TestPreferScenarioKeepsCounting(t *testing.T) {
 	for range 4 {
 		got = append(got, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", "scenario=twice").Code)
 	}
-	if fmt.Sprint(got) != "[429 429 200 200]" {
-		t.Errorf("statuses %v, want [429 429 200 200]", got)
+	if diff := cmp.Diff([]int{429, 429, 200, 200}, got); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 }
 
@@ -142,8 +175,11 @@ func TestTimesIsExactUnderConcurrency(t *testing.T) {
 	statuses := make(chan int, 50)
 	for range 50 {
 		wg.Go(func() {
-			resp, _ := get(t, url+"/v2/agents/agt_a/sessions", "k")
-			statuses <- resp.StatusCode
+			status, err := statusOf(url+"/v2/agents/agt_a/sessions", "k")
+			if err != nil {
+				t.Error(err)
+			}
+			statuses <- status
 		})
 	}
 	wg.Wait()
@@ -208,12 +244,8 @@ func TestDelayEndsWhenTheClientGoesAway(t *testing.T) {
 		t.Fatal("the request finished although the delay is an hour")
 	}
 	// The handler notices and records the request; an hour-long wait would
-	// never get here before the test's deadline.
-	for deadline := time.Now().Add(10 * time.Second); len(s.Requests()) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the delayed handler is still waiting after the client left")
-		}
-	}
+	// not end before the poll's deadline.
+	waitFor(t, "the delayed handler to record the request after the client left", func() bool { return len(s.Requests()) > 0 })
 	if st := s.Requests()[0].Status; st != statusClientGone {
 		t.Errorf("journal status %d, want %d", st, statusClientGone)
 	}
@@ -235,59 +267,61 @@ func rawGet(t *testing.T, url string) (string, error) {
 }
 
 func TestFaults(t *testing.T) {
-	s := newTestServer(t)
-	url := serve(t, s)
-	fault := func(f scenarios.Fault) {
-		mustActivate(t, s, "", scenarios.Rule{Fault: f, Delay: &scenarios.Delay{Min: scenarios.Duration(100 * time.Millisecond), Max: scenarios.Duration(100 * time.Millisecond)}})
+	tests := []struct {
+		name  string
+		fault scenarios.Fault
+		check func(t *testing.T, url string)
+	}{
+		{"connection_reset sends a TCP RST", scenarios.FaultConnectionReset, func(t *testing.T, url string) {
+			got, err := rawGet(t, url)
+			if got != "" || !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("read %q, %v; want nothing and ECONNRESET", got, err)
+			}
+		}},
+		{"empty_response closes without a byte", scenarios.FaultEmptyResponse, func(t *testing.T, url string) {
+			got, err := rawGet(t, url)
+			if got != "" || err != nil {
+				t.Errorf("read %q, %v; want nothing and a clean close", got, err)
+			}
+		}},
+		{"truncated_body sends the headers and half the body", scenarios.FaultTruncatedBody, func(t *testing.T, url string) {
+			got, err := rawGet(t, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(got)), nil)
+			if err != nil {
+				t.Fatalf("no valid status line and headers: %v\n%q", err, got)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(body) != int(resp.ContentLength)/2 {
+				t.Errorf("status %d, %d of %d bytes, %v; want 200, half the body and an unexpected EOF",
+					resp.StatusCode, len(body), resp.ContentLength, err)
+			}
+		}},
+		{"slow_body dribbles the whole body over the delay", scenarios.FaultSlowBody, func(t *testing.T, url string) {
+			start := time.Now()
+			resp, body := get(t, url+"/v2/agents/agt_a/sessions", "k")
+			if resp.StatusCode != 200 || !strings.HasSuffix(body, "}}\n") || time.Since(start) < 50*time.Millisecond {
+				t.Errorf("status %d after %v, body %q; want the whole body over about 100ms", resp.StatusCode, time.Since(start), body)
+			}
+		}},
 	}
-
-	t.Run("connection_reset sends a TCP RST", func(t *testing.T) {
-		fault(scenarios.FaultConnectionReset)
-		got, err := rawGet(t, url)
-		if got != "" || !errors.Is(err, syscall.ECONNRESET) {
-			t.Errorf("read %q, %v; want nothing and ECONNRESET", got, err)
-		}
-	})
-	t.Run("empty_response closes without a byte", func(t *testing.T) {
-		fault(scenarios.FaultEmptyResponse)
-		got, err := rawGet(t, url)
-		if got != "" || err != nil {
-			t.Errorf("read %q, %v; want nothing and a clean close", got, err)
-		}
-	})
-	t.Run("truncated_body sends the headers and half the body", func(t *testing.T) {
-		fault(scenarios.FaultTruncatedBody)
-		got, err := rawGet(t, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(got)), nil)
-		if err != nil {
-			t.Fatalf("no valid status line and headers: %v\n%q", err, got)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(body) != int(resp.ContentLength)/2 {
-			t.Errorf("status %d, %d of %d bytes, %v; want 200, half the body and an unexpected EOF",
-				resp.StatusCode, len(body), resp.ContentLength, err)
-		}
-	})
-	t.Run("slow_body dribbles the whole body over the delay", func(t *testing.T) {
-		fault(scenarios.FaultSlowBody)
-		start := time.Now()
-		resp, body := get(t, url+"/v2/agents/agt_a/sessions", "k")
-		if resp.StatusCode != 200 || !strings.HasSuffix(body, "}}\n") || time.Since(start) < 50*time.Millisecond {
-			t.Errorf("status %d after %v, body %q; want the whole body over about 100ms", resp.StatusCode, time.Since(start), body)
-		}
-	})
-	t.Run("the journal records each fault", func(t *testing.T) {
-		var faults []string
-		for _, r := range s.Requests() {
-			faults = append(faults, r.Fault)
-		}
-		if want := "[connection_reset empty_response truncated_body slow_body]"; fmt.Sprint(faults) != want {
-			t.Errorf("faults %v, want %s", faults, want)
-		}
-	})
+	for _, tt := range tests {
+		t.Run(tt.name+", and the journal records it", func(t *testing.T) {
+			s := newTestServer(t)
+			url := serve(t, s)
+			mustActivate(t, s, "", scenarios.Rule{Fault: tt.fault, Delay: &scenarios.Delay{Min: scenarios.Duration(100 * time.Millisecond), Max: scenarios.Duration(100 * time.Millisecond)}})
+			tt.check(t, url)
+			var faults []string
+			for _, r := range s.Requests() {
+				faults = append(faults, r.Fault)
+			}
+			if diff := cmp.Diff([]string{string(tt.fault)}, faults); diff != "" {
+				t.Errorf("journal faults (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestRateLimit(t *testing.T) {
@@ -302,8 +336,8 @@ func TestRateLimit(t *testing.T) {
 			}
 		}
 	}
-	if want := "[200 1/2 200 0/2 429 0/2]"; fmt.Sprint(got) != want {
-		t.Errorf("got %v, want %s", got, want)
+	if diff := cmp.Diff([]string{"200 1/2", "200 0/2", "429 0/2"}, got); diff != "" {
+		t.Errorf("status remaining/limit (-want +got):\n%s", diff)
 	}
 	if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", "key_b"); w.Code != 200 {
 		t.Errorf("another key shares the bucket: %d", w.Code)
@@ -337,8 +371,8 @@ func TestJournalIsABoundedRing(t *testing.T) {
 	for _, r := range s.Requests() {
 		queries = append(queries, r.Query)
 	}
-	if want := "[limit=3 limit=4 limit=5]"; fmt.Sprint(queries) != want {
-		t.Errorf("queries %v, want %s", queries, want)
+	if diff := cmp.Diff([]string{"limit=3", "limit=4", "limit=5"}, queries); diff != "" {
+		t.Errorf("queries (-want +got):\n%s", diff)
 	}
 }
 
@@ -350,11 +384,15 @@ func TestJournalEntry(t *testing.T) {
 		t.Fatalf("%d entries, want 1", len(got))
 	}
 	e := got[0]
-	if e.Method != "GET" || e.Path != "/v2/agents/agt_nobody/sessions" || e.Query != "limit=2" || e.Route != "list" ||
-		e.AgentKey != "agt_nobody" || e.Status != 404 || e.ErrorCode != codeAgentNotFound || e.Time.IsZero() || e.Duration <= 0 {
-		t.Errorf("entry %+v", e)
+	want := Request{Method: "GET", Path: "/v2/agents/agt_nobody/sessions", Query: "limit=2", Route: "list",
+		AgentKey: "agt_nobody", APIKey: KeyFingerprint("secret_key_1"), Status: 404, ErrorCode: codeAgentNotFound}
+	if diff := cmp.Diff(want, e, cmpopts.IgnoreFields(Request{}, "Time", "Duration", "RequestID")); diff != "" {
+		t.Errorf("entry (-want +got):\n%s", diff)
 	}
-	if e.APIKey != KeyFingerprint("secret_key_1") || strings.Contains(e.APIKey, "secret") {
+	if e.Time.IsZero() || e.Duration <= 0 || !strings.HasPrefix(e.RequestID, "req_") {
+		t.Errorf("entry without a time, a duration or a request_id: %+v", e)
+	}
+	if strings.Contains(e.APIKey, "secret") {
 		t.Errorf("api_key %q is not the fingerprint", e.APIKey)
 	}
 }
@@ -451,9 +489,8 @@ func TestCloseEndsDelaysWithA503(t *testing.T) {
 		resp.Body.Close()
 		got <- resp.StatusCode
 	}()
-	for len(s.Requests()) == 0 && !delayed(s) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Close must find the request inside its delay, not before it.
+	waitFor(t, "the request to reach its delay", func() bool { return delayed(s) || len(s.Requests()) > 0 })
 	s.Close()
 	select {
 	case status := <-got:
@@ -480,14 +517,28 @@ func delayed(s *Server) bool {
 
 func TestInjectedErrorsUseTheServersCodes(t *testing.T) {
 	s := newTestServer(t)
-	for status, code := range map[int]string{413: codePayloadTooLarge, 415: codeUnsupportedMedia, 405: codeMethodNotAllowed, 503: codeUnavailable} {
-		if e := decodeError(t, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", fmt.Sprint("code=", status))); e.Code != code {
-			t.Errorf("Prefer: code=%d gave %q, want %q", status, e.Code, code)
+	tests := []struct {
+		status int
+		code   string
+	}{
+		{413, codePayloadTooLarge},
+		{415, codeUnsupportedMedia},
+		{405, codeMethodNotAllowed},
+		{503, codeUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("an injected %d has the code %s", tt.status, tt.code), func(t *testing.T) {
+			w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", fmt.Sprint("code=", tt.status))
+			if e := decodeError(t, w); w.Code != tt.status || e.Code != tt.code {
+				t.Errorf("Prefer: code=%d gave %d %q, want %q", tt.status, w.Code, e.Code, tt.code)
+			}
+		})
+	}
+	t.Run("an injected 400 has field_errors", func(t *testing.T) {
+		if e := decodeError(t, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", "code=400")); len(e.FieldErrors) == 0 {
+			t.Error("an injected 400 has no field_errors")
 		}
-	}
-	if e := decodeError(t, call(s, "GET", "/v2/agents/agt_a/sessions", "", "Prefer", "code=400")); len(e.FieldErrors) == 0 {
-		t.Error("an injected 400 has no field_errors")
-	}
+	})
 }
 
 func TestJournalRecordsWrongMethodsAndUnknownRoutes(t *testing.T) {
@@ -495,12 +546,11 @@ func TestJournalRecordsWrongMethodsAndUnknownRoutes(t *testing.T) {
 	call(s, "PUT", "/v2/agents/agt_a/sessions", "")
 	call(s, "GET", "/v2/agentz", "")
 	call(s, "GET", "/__admin/nope", "")
-	var got []string
-	for _, r := range s.Requests() {
-		got = append(got, fmt.Sprint(r.Method, " ", r.Path, " ", r.Status, " ", r.ErrorCode))
+	want := []Request{
+		{Method: "PUT", Path: "/v2/agents/agt_a/sessions", Status: 405, ErrorCode: codeMethodNotAllowed},
+		{Method: "GET", Path: "/v2/agentz", Status: 404, ErrorCode: codeNotFound},
 	}
-	want := "[PUT /v2/agents/agt_a/sessions 405 method_not_allowed GET /v2/agentz 404 not_found]"
-	if fmt.Sprint(got) != want {
-		t.Errorf("journal %v, want %s", got, want)
+	if diff := cmp.Diff(want, s.Requests(), cmpopts.IgnoreFields(Request{}, "Time", "Duration", "RequestID", "APIKey")); diff != "" {
+		t.Errorf("journal (-want +got):\n%s", diff)
 	}
 }

@@ -211,10 +211,20 @@ func TestFixtureKeysAreAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]int{"from_file": 200, "from_flag": 200, "key_a": 401} {
-		if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", key); w.Code != want {
-			t.Errorf("key %s: status %d, want %d", key, w.Code, want)
-		}
+	tests := []struct {
+		name, key string
+		want      int
+	}{
+		{"a key of the fixtures is accepted", "from_file", 200},
+		{"a key of the options is accepted", "from_flag", 200},
+		{"another key is refused", "key_a", 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if w := call(s, "GET", "/v2/agents/agt_a/sessions", "", "X-Api-Key", tt.key); w.Code != tt.want {
+				t.Errorf("key %s: status %d, want %d", tt.key, w.Code, tt.want)
+			}
+		})
 	}
 }
 

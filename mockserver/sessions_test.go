@@ -32,12 +32,15 @@ func decodeSession(t *testing.T, w *httptest.ResponseRecorder, wantStatus int) w
 var start = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func TestCreateSession(t *testing.T) {
-	s := newTestServer(t)
-	s.SetClock(start)
 	const url = "/v2/agents/agt_a/sessions"
+	server := func(t *testing.T) *Server {
+		s := newTestServer(t)
+		s.SetClock(start)
+		return s
+	}
 
 	t.Run("a name alone makes an enabled session with a derived key", func(t *testing.T) {
-		w := call(s, "POST", url, `{"name":"Billing inquiry"}`)
+		w := call(server(t), "POST", url, `{"name":"Billing inquiry"}`)
 		got := decodeSession(t, w, 201)
 		want := wireSession{ID: "ase_billing_inquiry", Key: "ase_billing_inquiry", AgentKey: "agt_a", Name: "Billing inquiry",
 			Enabled: true, CreatedAt: "2025-01-01T12:00:00Z"}
@@ -49,29 +52,38 @@ func TestCreateSession(t *testing.T) {
 		}
 	})
 	t.Run("the same name again gets a unique key", func(t *testing.T) {
+		s := server(t)
+		decodeSession(t, call(s, "POST", url, `{"name":"Billing inquiry"}`), 201)
 		if got := decodeSession(t, call(s, "POST", url, `{"name":"Billing  inquiry!"}`), 201); got.ID != "ase_billing_inquiry_2" {
 			t.Errorf("key %q, want ase_billing_inquiry_2", got.ID)
 		}
 	})
 	t.Run("a name without letters or digits still gets a key", func(t *testing.T) {
-		if got := decodeSession(t, call(s, "POST", url, `{"name":"¿?"}`), 201); got.ID != "ase_session" {
+		if got := decodeSession(t, call(server(t), "POST", url, `{"name":"¿?"}`), 201); got.ID != "ase_session" {
 			t.Errorf("key %q, want ase_session", got.ID)
 		}
 	})
 	t.Run("every field is kept", func(t *testing.T) {
-		got := decodeSession(t, call(s, "POST", url,
+		got := decodeSession(t, call(server(t), "POST", url,
 			`{"key":"my-key_1","name":"N","description":"D","metadata":{"n":12345678901234567890,"o":{"x":[1]}},"enabled":false,"tti_minutes":30}`), 201)
-		if got.ID != "my-key_1" || got.Description != "D" || got.Enabled || got.TTIMinutes != 30 || fmt.Sprint(got.Metadata["n"]) != "1.2345678901234567e+19" {
-			t.Errorf("got %+v", got)
+		want := wireSession{ID: "my-key_1", Key: "my-key_1", AgentKey: "agt_a", Name: "N", Description: "D",
+			Metadata:   map[string]any{"n": 1.2345678901234567e+19, "o": map[string]any{"x": []any{1.0}}},
+			TTIMinutes: 30, CreatedAt: "2025-01-01T12:00:00Z"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
 	t.Run("an existing key is a 409", func(t *testing.T) {
-		w := call(s, "POST", url, `{"key":"ase_a_001","name":"x"}`)
+		w := call(server(t), "POST", url, `{"key":"ase_a_001","name":"x"}`)
 		if w.Code != 409 || decodeError(t, w).Code != codeSessionExists {
 			t.Errorf("got %d %s", w.Code, w.Body)
 		}
 	})
 	t.Run("the list sees the new sessions at once", func(t *testing.T) {
+		s := server(t)
+		for _, body := range []string{`{"name":"one"}`, `{"name":"two"}`, `{"name":"three"}`, `{"name":"four","enabled":false}`} {
+			decodeSession(t, call(s, "POST", url, body), 201)
+		}
 		b := decodeList(t, call(s, "GET", url+"?limit=100", ""))
 		if b.Metadata.TotalCount != 14 {
 			t.Errorf("total_count %d, want 10 + 4", b.Metadata.TotalCount)
@@ -91,30 +103,30 @@ func TestCreateSessionErrors(t *testing.T) {
 		headers    []string
 		wantStatus int
 		wantCode   string
-		wantFields string
+		wantFields []string
 	}{
-		{"an empty name is a 400", "agt_a", `{"name":""}`, nil, 400, codeInvalidRequest, "name"},
-		{"a number as name is a 400", "agt_a", `{"name":5}`, nil, 400, codeInvalidRequest, "name"},
-		{"a bad key is a 400", "agt_a", `{"name":"x","key":"a b"}`, nil, 400, codeInvalidRequest, "key"},
-		{"a 51-character key is a 400", "agt_a", `{"name":"x","key":"` + strings.Repeat("k", 51) + `"}`, nil, 400, codeInvalidRequest, "key"},
-		{"an unknown field is a 400", "agt_a", `{"name":"x","colour":"blue"}`, nil, 400, codeInvalidRequest, "colour"},
-		{"created_at cannot be given", "agt_a", `{"name":"x","created_at":"2024-01-01T00:00:00Z"}`, nil, 400, codeInvalidRequest, "created_at"},
-		{"enabled as a string is a 400", "agt_a", `{"name":"x","enabled":"yes"}`, nil, 400, codeInvalidRequest, "enabled"},
-		{"a negative tti is a 400", "agt_a", `{"name":"x","tti_minutes":-1}`, nil, 400, codeInvalidRequest, "tti_minutes"},
-		{"a fractional tti is a 400", "agt_a", `{"name":"x","tti_minutes":1.5}`, nil, 400, codeInvalidRequest, "tti_minutes"},
-		{"metadata as an array is a 400", "agt_a", `{"name":"x","metadata":[1]}`, nil, 400, codeInvalidRequest, "metadata"},
-		{"every bad field is named", "agt_a", `{"name":1,"enabled":1}`, nil, 400, codeInvalidRequest, "enabled name"},
-		{"a JSON array is a 400", "agt_a", `[{"name":"x"}]`, nil, 400, codeInvalidRequest, "body"},
-		{"two objects are a 400", "agt_a", `{"name":"x"}{"name":"y"}`, nil, 400, codeInvalidRequest, "body"},
-		{"broken JSON is a 400", "agt_a", `{"name":`, nil, 400, codeInvalidRequest, "body"},
-		{"null is a 400", "agt_a", `null`, nil, 400, codeInvalidRequest, "body"},
-		{"text/plain is a 415", "agt_a", `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, codeUnsupportedMedia, ""},
-		{"an oversized body is a 413", "agt_a", `{"name":"` + strings.Repeat("x", maxSessionBody) + `"}`, nil, 413, codePayloadTooLarge, ""},
-		{"an unknown agent is a 404", "agt_nobody", `{"name":"x"}`, nil, 404, codeAgentNotFound, ""},
-		{"a bad agent key is a 400", "no%20pe", `{"name":"x"}`, nil, 400, codeInvalidRequest, "agent_key"},
-		{"a well-formed key of no agent is a 404", "nope", `{"name":"x"}`, nil, 404, codeAgentNotFound, ""},
-		{"a key the agent does not allow is a 403", "agt_locked", `{"name":"x"}`, []string{"X-Api-Key", "key_b"}, 403, codeForbidden, ""},
-		{"no API key is a 401", "agt_a", `{"name":"x"}`, []string{"X-Api-Key", ""}, 401, codeUnauthorized, ""},
+		{"an empty name is a 400", "agt_a", `{"name":""}`, nil, 400, codeInvalidRequest, []string{"name"}},
+		{"a number as name is a 400", "agt_a", `{"name":5}`, nil, 400, codeInvalidRequest, []string{"name"}},
+		{"a bad key is a 400", "agt_a", `{"name":"x","key":"a b"}`, nil, 400, codeInvalidRequest, []string{"key"}},
+		{"a 51-character key is a 400", "agt_a", `{"name":"x","key":"` + strings.Repeat("k", 51) + `"}`, nil, 400, codeInvalidRequest, []string{"key"}},
+		{"an unknown field is a 400", "agt_a", `{"name":"x","colour":"blue"}`, nil, 400, codeInvalidRequest, []string{"colour"}},
+		{"created_at cannot be given", "agt_a", `{"name":"x","created_at":"2024-01-01T00:00:00Z"}`, nil, 400, codeInvalidRequest, []string{"created_at"}},
+		{"enabled as a string is a 400", "agt_a", `{"name":"x","enabled":"yes"}`, nil, 400, codeInvalidRequest, []string{"enabled"}},
+		{"a negative tti is a 400", "agt_a", `{"name":"x","tti_minutes":-1}`, nil, 400, codeInvalidRequest, []string{"tti_minutes"}},
+		{"a fractional tti is a 400", "agt_a", `{"name":"x","tti_minutes":1.5}`, nil, 400, codeInvalidRequest, []string{"tti_minutes"}},
+		{"metadata as an array is a 400", "agt_a", `{"name":"x","metadata":[1]}`, nil, 400, codeInvalidRequest, []string{"metadata"}},
+		{"every bad field is named", "agt_a", `{"name":1,"enabled":1}`, nil, 400, codeInvalidRequest, []string{"enabled", "name"}},
+		{"a JSON array is a 400", "agt_a", `[{"name":"x"}]`, nil, 400, codeInvalidRequest, []string{"body"}},
+		{"two objects are a 400", "agt_a", `{"name":"x"}{"name":"y"}`, nil, 400, codeInvalidRequest, []string{"body"}},
+		{"broken JSON is a 400", "agt_a", `{"name":`, nil, 400, codeInvalidRequest, []string{"body"}},
+		{"null is a 400", "agt_a", `null`, nil, 400, codeInvalidRequest, []string{"body"}},
+		{"text/plain is a 415", "agt_a", `{"name":"x"}`, []string{"Content-Type", "text/plain"}, 415, codeUnsupportedMedia, nil},
+		{"an oversized body is a 413", "agt_a", `{"name":"` + strings.Repeat("x", maxSessionBody) + `"}`, nil, 413, codePayloadTooLarge, nil},
+		{"an unknown agent is a 404", "agt_nobody", `{"name":"x"}`, nil, 404, codeAgentNotFound, nil},
+		{"a bad agent key is a 400", "no%20pe", `{"name":"x"}`, nil, 400, codeInvalidRequest, []string{"agent_key"}},
+		{"a well-formed key of no agent is a 404", "nope", `{"name":"x"}`, nil, 404, codeAgentNotFound, nil},
+		{"a key the agent does not allow is a 403", "agt_locked", `{"name":"x"}`, []string{"X-Api-Key", "key_b"}, 403, codeForbidden, nil},
+		{"no API key is a 401", "agt_a", `{"name":"x"}`, []string{"X-Api-Key", ""}, 401, codeUnauthorized, nil},
 	}
 	s := newTestServer(t)
 	for _, tt := range tests {
@@ -127,8 +139,8 @@ func TestCreateSessionErrors(t *testing.T) {
 			if e.Code != tt.wantCode {
 				t.Errorf("code %q, want %q", e.Code, tt.wantCode)
 			}
-			if got := strings.Join(slices.Sorted(maps.Keys(e.FieldErrors)), " "); got != tt.wantFields {
-				t.Errorf("field_errors %v, want keys %q", e.FieldErrors, tt.wantFields)
+			if diff := cmp.Diff(tt.wantFields, slices.Sorted(maps.Keys(e.FieldErrors))); diff != "" {
+				t.Errorf("field_errors keys (-want +got):\n%s\n%v", diff, e.FieldErrors)
 			}
 		})
 	}
@@ -148,9 +160,10 @@ func TestGetPatchDelete(t *testing.T) {
 	})
 	t.Run("patch changes only the fields present", func(t *testing.T) {
 		got := decodeSession(t, call(s, "PATCH", item, `{"enabled":true,"metadata":{"k":"v"},"key":"ase_a_002"}`), 200)
-		if !got.Enabled || got.Name != "Billing inquiry" || got.Description != "Support session number 2" || got.Metadata["k"] != "v" ||
-			got.CreatedAt != "2024-01-15T10:02:00Z" {
-			t.Errorf("got %+v", got)
+		want := wireSession{ID: "ase_a_002", Key: "ase_a_002", AgentKey: "agt_a", Name: "Billing inquiry", Description: "Support session number 2",
+			Metadata: map[string]any{"k": "v"}, Enabled: true, CreatedAt: "2024-01-15T10:02:00Z"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
 		}
 		if b := decodeList(t, call(s, "GET", "/v2/agents/agt_a/sessions?enabled=true&limit=100", "")); b.Metadata.TotalCount != 6 || b.Sessions[1].ID != "ase_a_002" {
 			t.Errorf("the enabled index did not follow the patch: %+v", b)
@@ -259,19 +272,31 @@ func TestAdminClock(t *testing.T) {
 		}
 		return c
 	}
-	if c := read(call(s, "POST", "/__admin/clock", `{"set":"2025-01-01T00:00:00Z"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) || !c.Frozen {
-		t.Errorf("after set: %+v", c)
+	if diff := cmp.Diff(clockState{Now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Frozen: true},
+		read(call(s, "POST", "/__admin/clock", `{"set":"2025-01-01T00:00:00Z"}`))); diff != "" {
+		t.Errorf("after set (-want +got):\n%s", diff)
 	}
-	if c := read(call(s, "POST", "/__admin/clock", `{"advance":"90m"}`)); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
-		t.Errorf("after advance: %+v", c)
+	advanced := clockState{Now: time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC), Frozen: true}
+	if diff := cmp.Diff(advanced, read(call(s, "POST", "/__admin/clock", `{"advance":"90m"}`))); diff != "" {
+		t.Errorf("after advance (-want +got):\n%s", diff)
 	}
-	for _, body := range []string{`{}`, `{"advance":"90m","set":"2025-01-01T00:00:00Z"}`, `{"advance":"-1m"}`, `{"advance":"soon"}`, `{"set":"tomorrow"}`, `{"speed":2}`} {
-		if w := call(s, "POST", "/__admin/clock", body); w.Code != 400 {
-			t.Errorf("%s: %d, want 400", body, w.Code)
-		}
+	bad := []struct{ name, body string }{
+		{"an empty change is a 400", `{}`},
+		{"both advance and set is a 400", `{"advance":"90m","set":"2025-01-01T00:00:00Z"}`},
+		{"a negative advance is a 400", `{"advance":"-1m"}`},
+		{"an advance that is no duration is a 400", `{"advance":"soon"}`},
+		{"a set that is no time is a 400", `{"set":"tomorrow"}`},
+		{"an unknown field is a 400", `{"speed":2}`},
 	}
-	if c := read(call(s, "GET", "/__admin/clock", "")); !c.Now.Equal(time.Date(2025, 1, 1, 1, 30, 0, 0, time.UTC)) {
-		t.Errorf("bad calls changed the clock: %+v", c)
+	for _, tt := range bad {
+		t.Run(tt.name+" and changes nothing", func(t *testing.T) {
+			if w := call(s, "POST", "/__admin/clock", tt.body); w.Code != 400 {
+				t.Errorf("%s: %d, want 400", tt.body, w.Code)
+			}
+			if diff := cmp.Diff(advanced, read(call(s, "GET", "/__admin/clock", ""))); diff != "" {
+				t.Errorf("a bad call changed the clock (-want +got):\n%s", diff)
+			}
+		})
 	}
 	call(s, "POST", "/__admin/reset", "")
 	if c := read(call(s, "GET", "/__admin/clock", "")); c.Frozen || time.Since(c.Now) > time.Hour {
@@ -307,8 +332,8 @@ func TestScenarioMatchesRouteAndMethod(t *testing.T) {
 	for _, r := range s.Requests() {
 		routes = append(routes, r.Route)
 	}
-	if want := "[create list delete]"; fmt.Sprint(routes) != want {
-		t.Errorf("journal routes %v, want %s", routes, want)
+	if diff := cmp.Diff([]string{"create", "list", "delete"}, routes); diff != "" {
+		t.Errorf("journal routes (-want +got):\n%s", diff)
 	}
 }
 
@@ -354,7 +379,12 @@ func TestWalksDuringWrites(t *testing.T) {
 				seen := map[string]bool{}
 				pageKey := ""
 				for {
-					b := decodeList(t, call(s, "GET", "/v2/agents/agt_w/sessions?limit=7"+filter+"&page_key="+pageKey, ""))
+					w := call(s, "GET", "/v2/agents/agt_w/sessions?limit=7"+filter+"&page_key="+pageKey, "")
+					var b listBody
+					if err := json.Unmarshal(w.Body.Bytes(), &b); w.Code != 200 || err != nil {
+						t.Errorf("list: %d %v %s", w.Code, err, w.Body)
+						return
+					}
 					for _, ss := range b.Sessions {
 						if seen[ss.ID] {
 							t.Errorf("walk saw %s twice", ss.ID)
