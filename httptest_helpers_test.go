@@ -77,7 +77,7 @@ func TestBadOptionFailsTheTest(t *testing.T) {
 	tests := map[string]agentmock.Option{
 		"a missing file":           agentmock.WithFixtureFile(filepath.Join(t.TempDir(), "missing.yaml")),
 		"an unknown field":         agentmock.WithFixtureYAML([]byte("agents: []\ncolour: blue\n")),
-		"a bad generated agent":    agentmock.WithGenerated("not_an_agent", 3),
+		"a bad generated agent":    agentmock.WithGenerated("not an agent", 3),
 		"an empty API key":         agentmock.WithAPIKeys(""),
 		"a negative session count": agentmock.WithGenerated("agt_x", -1),
 		"an unknown scenario":      agentmock.WithScenario("nope"),
