@@ -27,8 +27,17 @@ const (
 	msgRepeated = "must be given at most once"
 )
 
-// listParams are the query parameters of a list; others are ignored.
-var listParams = [...]string{"limit", "page_key", "enabled", "filter"}
+// listParams are the query parameters of the lists; others are ignored.
+// Lists of events take include_hidden instead of enabled and filter.
+var listParams = [...]string{"limit", "page_key", "enabled", "filter", "include_hidden"}
+
+// takes reports whether the list of c takes the parameter k.
+func (c cursor) takes(k string) bool {
+	if c == eventCursor {
+		return k != "enabled" && k != "filter"
+	}
+	return k != "include_hidden"
+}
 
 // parseListQuery validates a list request. It returns the query, or the
 // reason for each bad parameter keyed by its name. It reads the raw query
@@ -36,6 +45,9 @@ var listParams = [...]string{"limit", "page_key", "enabled", "filter"}
 // it cannot read in parameters it does not know.
 func parseListQuery(rawQuery string, c cursor) (store.Query, fieldErrors) {
 	q := store.Query{Limit: defaultLimit}
+	if c == eventCursor {
+		q.Enabled = store.OnlyEnabled // the visible events
+	}
 	var bad fieldErrors
 	fail := func(name, reason string) { bad = bad.with(name, reason) }
 	var seen [len(listParams)]bool
@@ -45,7 +57,7 @@ func parseListQuery(rawQuery string, c cursor) (store.Query, fieldErrors) {
 		k, v, _ := strings.Cut(pair, "=")
 		k, err := queryUnescape(k)
 		i := slices.Index(listParams[:], k)
-		if err != nil || i < 0 {
+		if err != nil || i < 0 || !c.takes(k) {
 			continue // unknown parameters are ignored, however they are written
 		}
 		if v, err = queryUnescape(v); err != nil {
@@ -81,6 +93,14 @@ func parseListQuery(rawQuery string, c cursor) (store.Query, fieldErrors) {
 				q.Enabled = store.OnlyEnabled
 			default:
 				q.Enabled = store.OnlyDisabled
+			}
+		case "include_hidden":
+			b, err := strconv.ParseBool(v)
+			switch {
+			case err != nil:
+				fail(k, "include_hidden must be true or false")
+			case b:
+				q.Enabled = store.AnyEnabled
 			}
 		case "filter":
 			if utf8.RuneCountInString(v) > maxFilterLen {

@@ -25,6 +25,7 @@ type config struct {
 	rateLimit   *string
 	adminToken  *string
 	journalSize int
+	streamPace  string
 }
 
 type generation struct {
@@ -136,4 +137,12 @@ func WithAdminToken(token string) Option {
 // -journal-size (default DefaultJournalSize); 0 turns the journal off.
 func WithJournalSize(n int) Option {
 	return func(c *config) { c.journalSize = n }
+}
+
+// WithStreamPace paces streamed replies of agents that have no pace of
+// their own, like -stream-pace: spec is "40/s" (words per second) or
+// "300ms,40/s" (a wait for the first chunk, then the rate). By default
+// streams are not paced. A bad spec makes New fail.
+func WithStreamPace(spec string) Option {
+	return func(c *config) { c.streamPace = spec }
 }

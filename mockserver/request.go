@@ -38,6 +38,8 @@ type request struct {
 	requestID string // of an error
 	rule      string
 	fault     scenarios.Fault
+	// afterChunks is how many chunks a stream fault lets through.
+	afterChunks int
 }
 
 // responseWriter records the status of the response it writes, so that a
@@ -139,7 +141,7 @@ func (s *Server) route(route string, h handler) httprouter.Handle {
 			s.writeError(rw, r, err)
 			return
 		}
-		r.rule, r.fault = d.Rule, d.Fault
+		r.rule, r.fault, r.afterChunks = d.Rule, d.Fault, d.AfterChunks
 		s.carryOut(rw, r, d, func(w http.ResponseWriter) {
 			if err := h(w, r); err != nil {
 				s.writeError(w, r, err)

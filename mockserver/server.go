@@ -37,6 +37,7 @@ type Server struct {
 	engine  *scenarios.Engine
 	journal *journal
 	tokens  tokens
+	pace    pace // of streams, for agents without their own
 
 	// Pools spare the hot path its biggest allocations.
 	buffers   sync.Pool // *[]byte for pages
@@ -91,6 +92,13 @@ func (s *Server) configure() error {
 			return err
 		}
 		s.rateLimit = &rl
+	}
+	if c.streamPace != "" {
+		p, err := parsePace(c.streamPace)
+		if err != nil {
+			return err
+		}
+		s.pace = p
 	}
 	var user []scenarios.Scenario
 	for _, load := range c.scenarios {
@@ -263,6 +271,18 @@ func (s *Server) routes() {
 	r.DELETE(agent, s.api(scenarios.RouteDeleteAgent, s.deleteAgent))
 	r.GET(identity, s.api(scenarios.RouteGetIdentity, s.getIdentity))
 	r.PATCH(identity, s.api(scenarios.RouteUpdateIdentity, s.updateIdentity))
+
+	const events, event = session + "/events", session + "/events/:event_id"
+	r.POST(events, s.api(scenarios.RouteCreateEvent, s.createEvent))
+	listEvents := s.api(scenarios.RouteListEvents, s.listEvents)
+	r.GET(events, listEvents)
+	r.HEAD(events, listEvents)
+	getEvent := s.api(scenarios.RouteGetEvent, s.getEvent)
+	r.GET(event, getEvent)
+	r.HEAD(event, getEvent)
+	r.DELETE(event, s.api(scenarios.RouteDeleteEvent, s.deleteEvent))
+	r.POST(event+"/hide", s.api(scenarios.RouteHideEvent, s.hideEvent))
+	r.POST(event+"/unhide", s.api(scenarios.RouteUnhideEvent, s.unhideEvent))
 
 	token := s.login(scenarios.RouteToken, s.token)
 	r.POST("/oauth2/token", token)

@@ -93,6 +93,8 @@ func (s *Server) createSession(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	in, bad := parseCreate(fields)
+	fork, forkBad := parseFork(fields["from_session"])
+	maps.Copy(bad, forkBad)
 	if len(bad) > 0 {
 		return invalidRequest(bad)
 	}
@@ -113,7 +115,10 @@ func (s *Server) createSession(w http.ResponseWriter, r *request) error {
 		if created, err = newSession(in, tx.Now()); err != nil {
 			return err
 		}
-		return tx.PutSession(a.Key, created)
+		if err := tx.PutSession(a.Key, created); err != nil || fork == nil {
+			return err
+		}
+		return s.forkEvents(tx, r, a.Key, created.ID, fork)
 	})
 	if err != nil {
 		return err
@@ -206,6 +211,7 @@ func parseCreate(fields map[string]json.RawMessage) (wireSession, fieldErrors) {
 			ws.ID = key
 		case "name", "description", "metadata", "enabled", "tti_minutes":
 			setField(&ws, name, raw, bad)
+		case "from_session": // parseFork's
 		default:
 			bad[name] = "unknown field"
 		}

@@ -381,7 +381,7 @@ func (a *activation) decide(r *Request) Decision {
 }
 
 func (a *activation) fire(c *compiledRule, id string, r *Request) Decision {
-	d := Decision{Rule: id, Fault: c.Fault}
+	d := Decision{Rule: id, Fault: c.Fault, AfterChunks: c.AfterChunks}
 	if p := c.Respond; p != nil {
 		d.Status, d.Code, d.Message, d.Headers = p.Status, c.code, p.Message, p.Headers
 		if d.Message == "" {

@@ -81,6 +81,7 @@ type rawRule struct {
 	Respond     *Response  `yaml:"respond"`
 	Delay       *yaml.Node `yaml:"delay"`
 	Fault       Fault      `yaml:"fault"`
+	AfterChunks int        `yaml:"after_chunks"`
 }
 
 // scenario decodes and validates the scenario n at path p, reporting its
@@ -114,7 +115,7 @@ func rule(f *yamlfile.File, rr *rawRule, p string) (Rule, bool) {
 	before := f.Problems()
 	r := Rule{
 		Match: rr.Match, After: rr.After, Times: deref(rr.Times), Every: deref(rr.Every),
-		Probability: deref(rr.Probability), Respond: rr.Respond, Fault: rr.Fault,
+		Probability: deref(rr.Probability), Respond: rr.Respond, Fault: rr.Fault, AfterChunks: rr.AfterChunks,
 	}
 	if err := checkGiven(rr.Times, rr.Every, rr.Probability); err != nil {
 		fieldError(f, p, err)

@@ -160,7 +160,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{
 			name: "an unknown field in a rule is refused",
 			src:  "scenarios:\n  x:\n    rules:\n      - respond: {status: 500}\n        tims: 2\n",
-			want: "scenarios.yaml:5: scenarios.x.rules[0].tims: unknown field \"tims\" (expected one of match, after, times, every, probability, respond, delay, fault)",
+			want: "scenarios.yaml:5: scenarios.x.rules[0].tims: unknown field \"tims\" (expected one of match, after, times, every, probability, respond, delay, fault, after_chunks)",
 		},
 		{
 			name: "an unknown field inside a delay is refused",
@@ -185,7 +185,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{
 			name: "an unknown fault is refused",
 			src:  "scenarios:\n  x:\n    rules:\n      - fault: explode\n",
-			want: `scenarios.yaml:4: scenarios.x.rules[0].fault: "explode" is not a fault (connection_reset, empty_response, truncated_body or slow_body)`,
+			want: `scenarios.yaml:4: scenarios.x.rules[0].fault: "explode" is not a fault (connection_reset, empty_response, truncated_body, slow_body, stream_error or stream_cut)`,
 		},
 		{
 			name: "a probability above 1 is refused",
@@ -205,7 +205,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{
 			name: "an unknown route is refused",
 			src:  "scenarios:\n  x:\n    rules:\n      - match:\n          route: lists\n        fault: empty_response\n",
-			want: `scenarios.yaml:5: scenarios.x.rules[0].match.route: "lists" is not a route (list, create, get, update, delete, create_agent, list_agents, get_agent, update_agent, replace_agent, delete_agent, get_identity, update_identity, token)`,
+			want: `scenarios.yaml:5: scenarios.x.rules[0].match.route: "lists" is not a route (list, create, get, update, delete, create_agent, list_agents, get_agent, update_agent, replace_agent, delete_agent, get_identity, update_identity, token, create_event, list_events, get_event, delete_event, hide_event, unhide_event)`,
 		},
 		{
 			name: "a bad glob is refused",
@@ -321,7 +321,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 			name: "every bad scenario of a file is reported, not only the first",
 			src:  "scenarios:\n  x:\n    rules:\n      - respond: {status: 200}\n  y:\n    rules:\n      - fault: explode\n",
 			want: "scenarios.yaml:4: scenarios.x.rules[0].respond.status: 200 is not an HTTP error status (400..599)\n" +
-				`scenarios.yaml:7: scenarios.y.rules[0].fault: "explode" is not a fault (connection_reset, empty_response, truncated_body or slow_body)`,
+				`scenarios.yaml:7: scenarios.y.rules[0].fault: "explode" is not a fault (connection_reset, empty_response, truncated_body, slow_body, stream_error or stream_cut)`,
 		},
 		{
 			name: "a response header the server owns is refused",

@@ -45,13 +45,27 @@ const (
 	RouteUpdateIdentity = "update_identity"
 	// RouteToken is POST /oauth2/token (and /oauth/token).
 	RouteToken = "token"
+
+	// RouteCreateEvent is POST .../sessions/{session_key}/events.
+	RouteCreateEvent = "create_event"
+	// RouteListEvents is GET or HEAD .../sessions/{session_key}/events.
+	RouteListEvents = "list_events"
+	// RouteGetEvent is GET .../events/{event_id}.
+	RouteGetEvent = "get_event"
+	// RouteDeleteEvent is DELETE .../events/{event_id}.
+	RouteDeleteEvent = "delete_event"
+	// RouteHideEvent is POST .../events/{event_id}/hide.
+	RouteHideEvent = "hide_event"
+	// RouteUnhideEvent is POST .../events/{event_id}/unhide.
+	RouteUnhideEvent = "unhide_event"
 )
 
 // Routes returns every route name, as Match.Route takes them.
 func Routes() []string {
 	return []string{RouteList, RouteCreate, RouteGet, RouteUpdate, RouteDelete,
 		RouteCreateAgent, RouteListAgents, RouteGetAgent, RouteUpdateAgent, RouteReplaceAgent, RouteDeleteAgent,
-		RouteGetIdentity, RouteUpdateIdentity, RouteToken}
+		RouteGetIdentity, RouteUpdateIdentity, RouteToken,
+		RouteCreateEvent, RouteListEvents, RouteGetEvent, RouteDeleteEvent, RouteHideEvent, RouteUnhideEvent}
 }
 
 // DefaultSeed seeds a scenario's random source when the scenario gives no
@@ -90,15 +104,26 @@ const (
 	// FaultSlowBody writes the normal response with its body dribbled out
 	// over Decision.Delay.
 	FaultSlowBody Fault = "slow_body"
+	// FaultStreamError ends a streamed reply after Decision.AfterChunks
+	// chunks with an error frame, then the end frame. A reply that is not
+	// streamed is normal.
+	FaultStreamError Fault = "stream_error"
+	// FaultStreamCut closes the connection of a streamed reply after
+	// Decision.AfterChunks chunks, with no end frame. A reply that is not
+	// streamed is normal.
+	FaultStreamCut Fault = "stream_cut"
 )
 
 func (f Fault) valid() bool {
 	switch f {
-	case FaultConnectionReset, FaultEmptyResponse, FaultTruncatedBody, FaultSlowBody:
+	case FaultConnectionReset, FaultEmptyResponse, FaultTruncatedBody, FaultSlowBody, FaultStreamError, FaultStreamCut:
 		return true
 	}
 	return false
 }
+
+// Stream reports whether f is a fault of streamed replies.
+func (f Fault) Stream() bool { return f == FaultStreamError || f == FaultStreamCut }
 
 // Decision is what an active rule asks of one request. The zero Decision
 // means "normal behaviour".
@@ -131,6 +156,8 @@ type Decision struct {
 	Delay time.Duration
 	// Fault is the transport failure to produce, "" for none.
 	Fault Fault
+	// AfterChunks is how many chunks a stream fault lets through first.
+	AfterChunks int
 }
 
 // IsZero reports whether d asks for the normal behaviour: no rule fired.
@@ -177,6 +204,9 @@ type Rule struct {
 	Delay *Delay `json:"delay,omitempty"`
 	// Fault replaces the response; it cannot be combined with Respond.
 	Fault Fault `json:"fault,omitempty"`
+	// AfterChunks is how many streamed chunks a stream_error or stream_cut
+	// lets through before it strikes (0: before the first).
+	AfterChunks int `json:"after_chunks,omitempty"`
 }
 
 // Match selects requests. Empty fields match everything; all the given
@@ -451,9 +481,15 @@ func (r Rule) Validate() error {
 			return fieldErrorf("delay", "min %v is greater than max %v", r.Delay.Min, r.Delay.Max)
 		}
 	}
+	switch {
+	case r.AfterChunks < 0:
+		return fieldErrorf("after_chunks", "is negative")
+	case r.AfterChunks > 0 && !r.Fault.Stream():
+		return fieldErrorf("after_chunks", "goes with a stream_error or stream_cut fault")
+	}
 	if r.Fault != "" {
 		if !r.Fault.valid() {
-			return fieldErrorf("fault", "%q is not a fault (connection_reset, empty_response, truncated_body or slow_body)", r.Fault)
+			return fieldErrorf("fault", "%q is not a fault (connection_reset, empty_response, truncated_body, slow_body, stream_error or stream_cut)", r.Fault)
 		}
 		if r.Respond != nil {
 			return fieldErrorf("fault", "cannot be combined with respond: a fault replaces the response")

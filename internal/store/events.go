@@ -43,7 +43,11 @@ type log struct {
 	session string
 	events  set[*Event]
 	ids     tree[byID]
+	inputs  int // of Kind InputKind
 }
+
+// InputKind is the Kind of the events that count as a turn's input.
+const InputKind = "input_message"
 
 func (l *log) key() string                 { return l.session }
 func (l *log) enabled() bool               { return true }
@@ -53,21 +57,30 @@ func newLog(session string, events []*Event) *log {
 	l := &log{session: session, events: load(events), ids: newTree[byID]()}
 	for _, e := range events {
 		l.ids.set(byID{e})
+		l.count(e, 1)
 	}
 	return l
 }
 
 func (l *log) copy() *log {
-	return &log{session: l.session, events: l.events.copy(), ids: l.ids.copy()}
+	return &log{session: l.session, events: l.events.copy(), ids: l.ids.copy(), inputs: l.inputs}
+}
+
+func (l *log) count(e *Event, n int) {
+	if e.Kind == InputKind {
+		l.inputs += n
+	}
 }
 
 // put adds e, or replaces the event of its id. l must be a copy.
 func (l *log) put(e *Event) {
 	if old, ok := l.ids.get(e.ID); ok {
 		l.events.remove(old.e.Order)
+		l.count(old.e, -1)
 	}
 	l.events.put(e)
 	l.ids.set(byID{e})
+	l.count(e, 1)
 }
 
 // Events returns one page of the events of a's session key, in order:
@@ -96,6 +109,15 @@ func (a *Agent) Event(session, id string) *Event {
 	}
 	e, _ := l.ids.get(id)
 	return e.e
+}
+
+// Inputs is the number of input events, hidden or not, of a's session key.
+func (a *Agent) Inputs(session string) int {
+	l, ok := a.logs.get(session)
+	if !ok {
+		return 0
+	}
+	return l.inputs
 }
 
 // EventCount is the number of events, hidden or not, of a's session key.
@@ -163,6 +185,7 @@ func (tx *Tx) DeleteEvent(agentKey, session, id string) (*Event, error) {
 	l = l.copy()
 	l.events.remove(old.e.Order)
 	l.ids.delete(id)
+	l.count(old.e, -1)
 	a.logs.set(l)
 	return old.e, nil
 }

@@ -42,6 +42,9 @@ type Agent struct {
 	// the server keeps none.
 	JSON     string
 	Identity string
+	// Behaviour is what the server keeps with the agent beyond its data,
+	// such as how it replies.
+	Behaviour any
 
 	sessions set[*Session]
 	expiring tree[*Session] // the sessions with a tti
