@@ -292,7 +292,7 @@ func checkKind(raw json.RawMessage, kind byte) error {
 	return fmt.Errorf("must be an object")
 }
 
-func agentResponse(w http.ResponseWriter, status int, a *store.Agent) {
+func writeAgent(w http.ResponseWriter, status int, a *store.Agent) {
 	writeJSON(w, status, []byte(a.JSON+"\n"))
 }
 
@@ -323,7 +323,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v2/agents/"+created.Key)
-	agentResponse(w, http.StatusCreated, created)
+	writeAgent(w, http.StatusCreated, created)
 	return nil
 }
 
@@ -332,7 +332,7 @@ func (s *Server) getAgent(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	agentResponse(w, http.StatusOK, a)
+	writeAgent(w, http.StatusOK, a)
 	return nil
 }
 
@@ -365,7 +365,7 @@ func (s *Server) changeAgent(w http.ResponseWriter, r *request, kind agentBody) 
 	if err != nil {
 		return err
 	}
-	agentResponse(w, http.StatusOK, changed)
+	writeAgent(w, http.StatusOK, changed)
 	return nil
 }
 

@@ -92,15 +92,16 @@ func chunks(text string) []string {
 // streamWriter writes the frames of one streamed reply, each flushed as it
 // is written, at the reply's pace, and carries out a stream fault.
 type streamWriter struct {
-	s      *Server
-	w      http.ResponseWriter
-	r      *request
-	rc     *http.ResponseController
-	pace   pace
-	now    string
-	chunks int  // written so far
-	ended  bool // the stream is over: done, failed, or the client left
-	buf    bytes.Buffer
+	s         *Server
+	w         http.ResponseWriter
+	r         *request
+	rc        *http.ResponseController
+	pace      pace
+	now       string
+	chunks    int  // written so far
+	lastWords int  // of the last chunk
+	ended     bool // the stream is over: done, failed, or the client left
+	buf       bytes.Buffer
 }
 
 // frame writes one frame: "data: <json>" and a blank line.
@@ -127,17 +128,16 @@ func (sw *streamWriter) frame(v any) {
 func (sw *streamWriter) raw(j string) { sw.frame(json.RawMessage(j)) }
 
 // chunk writes a chunk of streamed text, after the fault that strikes
-// before it, if any, and waits the pace's time for it.
+// before it, if any. It waits the pace's time first: the wait for the first
+// token before the first chunk, and before each other the time the previous
+// chunk's words take at the pace's rate.
 func (sw *streamWriter) chunk(kind, text string) {
 	if sw.ended || sw.strike() {
 		return
 	}
-	wait := time.Duration(0)
-	if sw.pace.perSecond > 0 {
-		wait = time.Duration(float64(len(strings.Fields(text))) / sw.pace.perSecond * float64(time.Second))
-	}
-	if sw.chunks == 0 {
-		wait += sw.pace.first
+	wait := sw.pace.first
+	if sw.chunks > 0 && sw.pace.perSecond > 0 {
+		wait = time.Duration(float64(sw.lastWords) / sw.pace.perSecond * float64(time.Second))
 	}
 	if wait > 0 && !sw.s.sleep(sw.r.Context(), wait) {
 		sw.ended = true // the client left, or the server stops
@@ -145,6 +145,7 @@ func (sw *streamWriter) chunk(kind, text string) {
 	}
 	sw.frame(frame{Type: kind, Content: text, CreatedAt: sw.now})
 	sw.chunks++
+	sw.lastWords = len(strings.Fields(text))
 }
 
 // strike carries out a stream fault once its chunks have gone out, and
