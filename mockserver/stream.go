@@ -60,6 +60,13 @@ func parsePace(spec string) (pace, error) {
 	return p, nil
 }
 
+// CheckStreamPace reports why spec is not a pace that WithStreamPace and
+// -stream-pace take, or nil.
+func CheckStreamPace(spec string) error {
+	_, err := parsePace(spec)
+	return err
+}
+
 // paceOf is the agent's pace, else the server's.
 func (s *Server) paceOf(a *store.Agent) pace {
 	if b, ok := a.Behaviour.(*behaviour); ok && b.pace != nil {

@@ -64,6 +64,7 @@ type options struct {
 	rateLimit   string
 	adminToken  string
 	journalSize int
+	streamPace  string
 
 	from origin // the flags whose values came from the environment
 }
@@ -147,6 +148,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&rateLimit, "rate-limit", "", "token bucket per API key, such as `10/s,burst=20` (default: the fixtures' rate_limit, else none)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls (default: no token)")
 	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests the journal keeps; 0 turns it off")
+	fs.StringVar(&o.streamPace, "stream-pace", "", "pace of streamed replies, such as `40/s` or 300ms,40/s (words per second, after a first-token wait; default: none)")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "close a connection whose request headers take longer")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle for longer")
 	if err := fs.Parse(args); err != nil {
@@ -214,6 +216,11 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	if o.journalSize < 0 {
 		return nil, fmt.Errorf("%s cannot be negative", from.of("journal-size"))
+	}
+	if o.streamPace != "" {
+		if err := mockserver.CheckStreamPace(o.streamPace); err != nil {
+			return nil, fmt.Errorf("%s: %w", from.of("stream-pace"), err)
+		}
 	}
 	if rateLimit != "" {
 		if _, err := fixtures.ParseRateLimit(rateLimit); err != nil {
@@ -434,6 +441,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if o.noAuth {
 		sopts = append(sopts, mockserver.WithoutAuth())
+	}
+	if o.streamPace != "" {
+		sopts = append(sopts, mockserver.WithStreamPace(o.streamPace))
 	}
 	srv, err := mockserver.New(sopts...)
 	if errors.Is(err, scenarios.ErrUnknownScenario) { // the only name New looks up
