@@ -5,12 +5,20 @@
 package agentmock
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +93,10 @@ func WithJournalSize(n int) Option { return mockserver.WithJournalSize(n) }
 // WithAdminToken makes the admin API require Authorization: Bearer token,
 // like -admin-token.
 func WithAdminToken(token string) Option { return mockserver.WithAdminToken(token) }
+
+// WithStreamPace paces streamed replies of agents without a pace of their
+// own, like -stream-pace ("40/s", or "300ms,40/s").
+func WithStreamPace(spec string) Option { return mockserver.WithStreamPace(spec) }
 
 // TestServer is a running mock API, with the controls a test needs.
 type TestServer struct {
@@ -233,4 +245,172 @@ func onlyFieldsOf(want, got mockserver.Request) mockserver.Request {
 		}
 	}
 	return got
+}
+
+// Event is an event of a session's conversation, as the API shows it; Raw
+// holds all of it, for the fields of kinds that Event does not name.
+type Event struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	SessionKey string `json:"session_key"`
+	// Content is the text of a thinking or agent_output event.
+	Content string `json:"content,omitempty"`
+	// Messages are the messages of an input_message event.
+	Messages  []Message       `json:"messages,omitempty"`
+	Hidden    bool            `json:"hidden,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	Raw       json.RawMessage `json:"-"`
+}
+
+// Message is one message of an input.
+type Message struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
+}
+
+// UnmarshalJSON decodes an event and keeps its JSON in Raw.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
+		return err
+	}
+	e.Raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+func (s *TestServer) eventsURL(agentKey, sessionKey string) string {
+	return s.URL + "/v2/agents/" + url.PathEscape(agentKey) + "/sessions/" + url.PathEscape(sessionKey) + "/events"
+}
+
+func inputBody(text string, stream bool) io.Reader {
+	b, _ := json.Marshal(map[string]any{"type": "input_message", "stream_response": stream,
+		"messages": []Message{{Type: "text", Content: text}}})
+	return bytes.NewReader(b)
+}
+
+// do sends a request with Client and decodes a JSON answer of status want
+// into v; another status is an error that shows the body.
+func (s *TestServer) do(ctx context.Context, method, url string, body io.Reader, want int, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("agentmock: %s %s: %s: %s", method, url, resp.Status, bytes.TrimSpace(b))
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Send sends text to the agent in a session, as a client does, and returns
+// the events of the turn: the input, then the agent's reply.
+func (s *TestServer) Send(agentKey, sessionKey, text string) ([]Event, error) {
+	var resp struct {
+		Events []Event `json:"events"`
+	}
+	err := s.do(context.Background(), "POST", s.eventsURL(agentKey, sessionKey), inputBody(text, false), http.StatusCreated, &resp)
+	return resp.Events, err
+}
+
+// Events returns the visible events of a session, oldest first, following
+// every page.
+func (s *TestServer) Events(agentKey, sessionKey string) ([]Event, error) {
+	var all []Event
+	for page := ""; ; {
+		var resp struct {
+			Events   []Event `json:"events"`
+			Metadata struct {
+				PageKey string `json:"page_key"`
+			} `json:"metadata"`
+		}
+		if err := s.do(context.Background(), "GET", s.eventsURL(agentKey, sessionKey)+"?limit=100"+page, nil, http.StatusOK, &resp); err != nil {
+			return all, err
+		}
+		all = append(all, resp.Events...)
+		if resp.Metadata.PageKey == "" {
+			return all, nil
+		}
+		page = "&page_key=" + url.QueryEscape(resp.Metadata.PageKey)
+	}
+}
+
+// Frame is one server-sent event of a streamed reply.
+type Frame struct {
+	Type string `json:"type"`
+	// Content is the text of a streaming_thinking or streaming_agent_output
+	// chunk.
+	Content string `json:"content,omitempty"`
+	// Data is the whole frame, for the fields of the kinds that Frame does
+	// not name.
+	Data json.RawMessage `json:"-"`
+}
+
+// SendStream sends text to the agent with stream_response, and yields the
+// frames of the reply as they come. A stream that breaks yields its error
+// last; one that ends without an end frame yields io.ErrUnexpectedEOF.
+// Stopping early closes the connection.
+func (s *TestServer) SendStream(ctx context.Context, agentKey, sessionKey, text string) iter.Seq2[Frame, error] {
+	return func(yield func(Frame, error) bool) {
+		req, err := http.NewRequestWithContext(ctx, "POST", s.eventsURL(agentKey, sessionKey), inputBody(text, true))
+		if err != nil {
+			yield(Frame{}, err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			yield(Frame{}, err)
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			b, _ := io.ReadAll(resp.Body)
+			yield(Frame{}, fmt.Errorf("agentmock: a stream answered %s: %s", resp.Status, bytes.TrimSpace(b)))
+			return
+		}
+		for f, err := range ReadFrames(resp.Body) {
+			if !yield(f, err) {
+				return
+			}
+		}
+	}
+}
+
+// ReadFrames yields the frames of a body of server-sent events, such as a
+// streamed reply's, until the end frame. A body that ends first yields
+// io.ErrUnexpectedEOF, and one that breaks yields its read error.
+func ReadFrames(body io.Reader) iter.Seq2[Frame, error] {
+	return func(yield func(Frame, error) bool) {
+		sc := bufio.NewScanner(body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data:")
+			if !ok {
+				continue // blank lines between frames, comments, event: lines
+			}
+			var f Frame
+			if err := json.Unmarshal([]byte(strings.TrimSpace(data)), &f); err != nil {
+				yield(Frame{}, fmt.Errorf("agentmock: a frame that is not JSON: %q", data))
+				return
+			}
+			f.Data = json.RawMessage(strings.TrimSpace(data))
+			if !yield(f, nil) || f.Type == "end" {
+				return
+			}
+		}
+		err := sc.Err()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		yield(Frame{}, err)
+	}
 }

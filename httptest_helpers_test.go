@@ -320,3 +320,58 @@ func TestAssertRequestsNoStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestSendAndEvents(t *testing.T) {
+	srv := agentmock.NewTestServer(t)
+	turn, err := srv.Send("agt_customer_support", "ase_customer_support_003", "Hello")
+	if err == nil {
+		t.Fatalf("a disabled session took an input: %+v", turn)
+	}
+	turn, err = srv.Send("agt_new_agent", "nope", "Hello")
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("an unknown session: %v", err)
+	}
+	for i := range 3 {
+		if turn, err = srv.Send("agt_customer_support", "ase_customer_support_002", fmt.Sprint("question ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := srv.Events("agt_customer_support", "ase_customer_support_002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-len(turn):]
+	if diff := cmp.Diff(turn, last); diff != "" {
+		t.Errorf("the last turn in the list (-sent +listed):\n%s", diff)
+	}
+	if turn[0].Messages[0].Content != "question 2" || len(turn[0].Raw) == 0 {
+		t.Errorf("input %+v", turn[0])
+	}
+}
+
+func TestReadFramesOfABrokenStream(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string
+		wantErr    error
+	}{
+		{"a whole stream ends at its end frame", "data: {\"type\":\"streaming_agent_output\",\"content\":\"Hi\"}\n\ndata: {\"type\":\"end\"}\n\n", []string{"streaming_agent_output", "end"}, nil},
+		{"a stream cut before its end is an unexpected EOF", "data: {\"type\":\"streaming_agent_output\",\"content\":\"Hi\"}\n\n", []string{"streaming_agent_output"}, io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			var gotErr error
+			for f, err := range agentmock.ReadFrames(strings.NewReader(tt.body)) {
+				if err != nil {
+					gotErr = err
+					break
+				}
+				got = append(got, f.Type)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" || gotErr != tt.wantErr {
+				t.Errorf("frames (-want +got):\n%s\nerror %v, want %v", diff, gotErr, tt.wantErr)
+			}
+		})
+	}
+}
