@@ -322,3 +322,110 @@ func checkSessionResponse(t *testing.T, what string, body []byte) wireSession {
 	}
 	return ws
 }
+
+// FuzzAgentBody sends its inputs as the body of an agent create, then of a
+// patch and of a put: each is a success whose agent reads back the same, or
+// a JSON 4xx that changes nothing.
+func FuzzAgentBody(f *testing.F) {
+	for _, b := range [][3]string{
+		{`{"name":"Support Bot"}`, `{"enabled":false}`, `{"name":"New"}`},
+		{`{"key":"support-agent","name":"S","model":{"name":"gpt-4"},"first_step":{"type":"conversational"},"tool_configurations":{},"skills":["x"]}`, `{"model":{"name":"m"}}`, `{}`},
+		{`{"name":"x","compaction":{"enabled":true,"threshold_percent":95,"keep_recent_inputs":2}}`, `{"compaction":{"threshold_percent":10}}`, `{"name":"x","key":"other"}`},
+		{`{"name":"x","metadata":{"n":1e400}}`, `{"metadata":null}`, `{"name":"` + strings.Repeat("x", 60) + `"}`},
+		{`{"name":"x","created_at":"2024-01-01T00:00:00Z"}`, `{"key":"x"}`, `[]`},
+		{"{\"name\":\"\xff\"}", `{"description":null}`, `null`},
+	} {
+		f.Add([]byte(b[0]), []byte(b[1]), []byte(b[2]))
+	}
+	s, err := New(WithData(tinyData()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, create, patch, put []byte) {
+		s.Reset()
+		target := "/v2/agents/agt_a"
+		w := call(s, "POST", "/v2/agents", string(create))
+		if w.Code == 201 {
+			var a struct{ Key string }
+			json.Unmarshal(w.Body.Bytes(), &a)
+			target = "/v2/agents/" + a.Key
+		}
+		for _, step := range []struct {
+			method, body string
+			ok           int
+		}{{"POST", string(create), 201}, {"PATCH", string(patch), 200}, {"PUT", string(put), 200}} {
+			if step.method != "POST" {
+				w = call(s, step.method, target, step.body)
+			}
+			switch {
+			case w.Code == step.ok:
+				if !json.Valid(w.Body.Bytes()) || !utf8.Valid(w.Body.Bytes()) {
+					t.Fatalf("%s: not JSON: %q", step.method, w.Body)
+				}
+				if got := call(s, "GET", target, ""); got.Body.String() != w.Body.String() {
+					t.Fatalf("%s: get %s, want %s", step.method, got.Body, w.Body)
+				}
+			case w.Code >= 400 && w.Code < 500:
+				checkErrorResponse(t, step.method, w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
+			default:
+				t.Fatalf("%s %q: status %d %s", step.method, step.body, w.Code, w.Body)
+			}
+		}
+		if w := call(s, "GET", "/v2/agents?limit=100", ""); w.Code != 200 || !json.Valid(w.Body.Bytes()) {
+			t.Fatalf("list after the writes: %d %s", w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzEventBody sends its input as the body of an event create, streamed
+// or not: a turn that lists as it was answered, or a JSON 4xx that stores
+// nothing.
+func FuzzEventBody(f *testing.F) {
+	for _, b := range []string{
+		`{"type":"input_message","messages":[{"type":"text","content":"Hello"}]}`,
+		`{"type":"input_message","messages":[{"type":"text","content":"Hi"}],"stream_response":true}`,
+		`{"type":"input_message","messages":[]}`,
+		`{"type":"input_message","messages":[{"type":"text","content":""}]}`,
+		`{"type":"compact"}`,
+		`{"type":"compact","compact_up_to_event_id":"aev_000000000001"}`,
+		`{"type":"interrupt"}`,
+		`{"type":"input_message","messages":[{"type":"text","content":"<&>\u2028"}],"stream_response":"yes"}`,
+		"{\"type\":\"input_message\",\"messages\":[{\"type\":\"text\",\"content\":\"\xff\"}]}",
+	} {
+		f.Add([]byte(b))
+	}
+	s, err := New(WithData(tinyData()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s.Reset()
+		call(s, "POST", eventsURL, input("a first turn", false))
+		w := call(s, "POST", eventsURL, string(body))
+		after := call(s, "GET", eventsURL+"?include_hidden=true&limit=100", "")
+		var l eventList
+		if err := json.Unmarshal(after.Body.Bytes(), &l); err != nil || after.Code != 200 {
+			t.Fatalf("list: %d %s", after.Code, after.Body)
+		}
+		switch {
+		case w.Code == 201:
+			if w.Header().Get("Content-Type") == "text/event-stream" {
+				if !strings.HasSuffix(w.Body.String(), "data: {\"type\":\"end\"}\n\n") {
+					t.Fatalf("a stream without its end: %q", w.Body)
+				}
+			} else if !json.Valid(w.Body.Bytes()) {
+				t.Fatalf("a turn that is not JSON: %q", w.Body)
+			}
+			if len(l.Events) <= 2 {
+				t.Fatalf("a 201 stored nothing: %s", after.Body)
+			}
+		case w.Code >= 400 && w.Code < 500:
+			checkErrorResponse(t, "input", w.Code, w.Header().Get("Content-Type"), w.Body.Bytes())
+			if len(l.Events) != 2 {
+				t.Fatalf("a %d stored events: %s", w.Code, after.Body)
+			}
+		default:
+			t.Fatalf("input %q: status %d %s", body, w.Code, w.Body)
+		}
+	})
+}
