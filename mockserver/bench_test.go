@@ -32,7 +32,7 @@ func generated(tb testing.TB, n int) *Server {
 func sessionAt(tb testing.TB, s *Server, i int) string {
 	tb.Helper()
 	snap := s.store.Snapshot()
-	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 1, After: fmt.Sprintf("ase_big_%0*d", width(s), i)})
+	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 1, After: fmt.Sprintf("ase_big_%0*d", width(s), i)}, nil)
 	if len(p.Items) == 0 {
 		tb.Fatalf("no session after %d", i)
 	}
@@ -42,7 +42,7 @@ func sessionAt(tb testing.TB, s *Server, i int) string {
 // width is the digits of agt_big's session numbers.
 func width(s *Server) int {
 	snap := s.store.Snapshot()
-	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 1})
+	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 1}, nil)
 	return len(p.Items[0].ID) - len("ase_big_")
 }
 
@@ -50,7 +50,7 @@ func width(s *Server) int {
 func BenchmarkPage(b *testing.B) {
 	s := generated(b, 1000)
 	snap := s.store.Snapshot()
-	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 25})
+	p := snap.Sessions(snap.Agent("agt_big"), store.Query{Limit: 25}, nil)
 	buf := make([]byte, 0, 64<<10)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -214,7 +214,7 @@ func (s *Server) turnOf(a *store.Agent, sess *store.Session, text string) replie
 	if b.history { // a scan of the session, only for templates that ask
 		a.EachEvent(sess.ID, func(e *store.Event) bool {
 			if e.Kind == kindInput {
-				in.History = append(in.History, e.Text)
+				in.History = append(in.History, textOf(e))
 			}
 			return true
 		})

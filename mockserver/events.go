@@ -24,7 +24,6 @@ const (
 	codeSessionDisabled   = apierror.SessionDisabled
 	maxEventBody          = 1 << 20
 	eventIDPrefix         = "aev_"
-	eventIDDigits         = 12
 	summaryKeyPrefix      = "sum_"
 	compactionDefaultKeep = 0 // recent turns a compaction without an anchor keeps
 )
@@ -44,17 +43,14 @@ const (
 var eventFieldOrder = []string{"messages", "content", "tool_call_id", "tool_configuration_name", "tool_name",
 	"tool_input", "tool_output", "error", "turns_compacted", "events_compacted", "summary_text", "summary_key"}
 
-// eventID is the id the server gives the event made seq-th: ids it makes
-// sort in the order they were made.
-func eventID(seq uint64) string {
-	n := strconv.FormatUint(seq, 10)
-	return eventIDPrefix + strings.Repeat("0", max(0, eventIDDigits-len(n))) + n
-}
+// eventID is the id the server gives the event made seq-th: its Order
+// after a prefix, so ids it makes sort in the order they were made.
+func eventID(seq uint64) string { return eventIDPrefix + store.OrderOf(seq) }
 
 // seqOf is the sequence number of an id the server made, or 0.
 func seqOf(id string) uint64 {
 	digits, ok := strings.CutPrefix(id, eventIDPrefix)
-	if !ok || len(digits) != eventIDDigits {
+	if !ok || len(digits) != store.OrderDigits {
 		return 0
 	}
 	n, err := strconv.ParseUint(digits, 10, 64)
@@ -103,7 +99,20 @@ func (d *eventDoc) stored(order string) *store.Event {
 		field("hidden", []byte("true"))
 	}
 	b.WriteByte('}')
-	return &store.Event{JSON: b.String(), ID: d.id, Order: order, Text: d.text(), Kind: d.kind, Hidden: d.hidden}
+	js := b.String()
+	// The id, and the Order in an id the server made, are parts of the JSON
+	// ({"id":"...), to spare their memory.
+	id := js[len(`{"id":"`):][:len(d.id)]
+	if digits := strings.TrimPrefix(id, eventIDPrefix); digits == order {
+		order = digits
+	}
+	return &store.Event{JSON: js, ID: id, Order: order, Kind: d.kind, Hidden: d.hidden}
+}
+
+// textOf is an input's message text, or an output's content.
+func textOf(e *store.Event) string {
+	d := docOfEvent(e)
+	return d.text()
 }
 
 // text is an input's message text, or an output's content.
@@ -296,7 +305,7 @@ func compactionOf(tx *store.Tx, session string, events []*store.Event, now time.
 	for _, e := range events {
 		if e.Kind == kindInput {
 			turns++
-			inputs = append(inputs, e.Text)
+			inputs = append(inputs, textOf(e))
 		}
 	}
 	seq := tx.NextEvent()

@@ -133,7 +133,10 @@ func (s *Server) listSessions(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	buf := s.buffers.Get().(*[]byte)
-	*buf = appendPage((*buf)[:0], r.snap.Sessions(a, q))
+	page := s.pages.Get().(*[]*store.Session)
+	*buf = appendPage((*buf)[:0], r.snap.Sessions(a, q, *page))
+	clear((*page)[:cap(*page)]) // the page's memory, not a filter's cached matches
+	s.pages.Put(page)
 	writeJSON(w, http.StatusOK, *buf)
 	s.buffers.Put(buf)
 	return nil

@@ -67,10 +67,9 @@ func (c cursor) decode(token string) (string, error) {
 		return "", errBadPageKey
 	}
 	j := raw[:m]
-	prefix := `{"` + string(c) + `":"`
 	var id string
-	if len(j) >= len(prefix)+2 && string(j[:len(prefix)]) == prefix && bytes.HasSuffix(j, []byte(`"}`)) {
-		id = string(j[len(prefix) : len(j)-2])
+	if plain, ok := c.plainID(j); ok {
+		id = string(plain)
 	} else if id, err = c.decodeJSON(j); err != nil {
 		return "", err
 	}
@@ -78,6 +77,21 @@ func (c cursor) decode(token string) (string, error) {
 		return "", errBadPageKey
 	}
 	return id, nil
+}
+
+// plainID returns the id of a token's JSON as this server writes it.
+func (c cursor) plainID(j []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(j, []byte(`{"`))
+	if ok {
+		rest, ok = bytes.CutPrefix(rest, []byte(c))
+	}
+	if ok {
+		rest, ok = bytes.CutPrefix(rest, []byte(`":"`))
+	}
+	if ok {
+		rest, ok = bytes.CutSuffix(rest, []byte(`"}`))
+	}
+	return rest, ok
 }
 
 // decodeJSON reads a token's JSON written by hand, with spaces, in full;

@@ -215,8 +215,8 @@ func (s *Server) agent(r *request, bad fieldErrors) (*store.Agent, error) {
 	if bad != nil {
 		return nil, invalidRequest(bad)
 	}
-	r.snap = s.store.Live(key, s.clock.now())
-	a := r.snap.Agent(key)
+	var a *store.Agent
+	r.snap, a = s.store.Live(key, s.clock.now())
 	if a == nil {
 		return nil, agentNotFound(key)
 	}

@@ -41,6 +41,7 @@ type Server struct {
 
 	// Pools spare the hot path its biggest allocations.
 	buffers   sync.Pool // *[]byte for pages
+	pages     sync.Pool // *[]*store.Session for pages
 	exchanges sync.Pool // *exchange
 
 	requestSeq atomic.Uint64
@@ -56,6 +57,7 @@ func New(opts ...Option) (*Server, error) {
 	s := &Server{cfg: config{seed: fixtures.DefaultSeed, journalSize: DefaultJournalSize}, closing: make(chan struct{})}
 	s.buffers.New = func() any { return new([]byte) }
 	s.exchanges.New = func() any { return new(exchange) }
+	s.pages.New = func() any { p := make([]*store.Session, 0, maxLimit); return &p }
 	for _, o := range opts {
 		o(&s.cfg)
 	}

@@ -68,8 +68,8 @@ func (ac *activity) anyExpired(a *Agent, now time.Time) bool {
 func (ac *activity) each(a *Agent, now time.Time, f func(*Session) bool) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	a.expiring.t.Scan(func(e entry[*Session]) bool {
-		return !ac.expired(e.v, now) || f(e.v)
+	a.expiring.each(func(s *Session) bool {
+		return !ac.expired(s, now) || f(s)
 	})
 }
 

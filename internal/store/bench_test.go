@@ -39,7 +39,7 @@ func BenchmarkPage(b *testing.B) {
 			q := Query{Limit: 25, Enabled: OnlyEnabled, After: fmt.Sprintf("s%07d", n*9/10*2)}
 			b.ReportAllocs()
 			for b.Loop() {
-				if p := snap.Sessions(a, q); len(p.Items) != 25 {
+				if p := snap.Sessions(a, q, nil); len(p.Items) != 25 {
 					b.Fatal(len(p.Items))
 				}
 			}

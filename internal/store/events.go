@@ -1,8 +1,9 @@
 package store
 
 import (
-	"encoding/binary"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
 // Event is a stored event of a session's conversation: its wire JSON and
@@ -12,28 +13,31 @@ type Event struct {
 	ID   string
 	// Order places the event in its session: events list in Order, which
 	// OrderOf makes from a sequence number, so that ids need not sort.
-	Order string
-	// Text is an input's message text, or an agent output's content.
-	Text   string
+	Order  string
 	Kind   string // the event type, such as input_message
 	Hidden bool
 }
 
 func (e *Event) key() string                 { return e.Order }
+func (*Event) withKey(k string) *Event       { return &Event{Order: k} }
 func (e *Event) enabled() bool               { return !e.Hidden }
 func (e *Event) matches(*regexp.Regexp) bool { return true }
 
+// OrderDigits is the length of an Order: decimal digits, zero-padded, so
+// that Orders sort as their numbers do.
+const OrderDigits = 12
+
 // OrderOf is the Order of the event made n-th.
 func OrderOf(n uint64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], n)
-	return string(b[:])
+	d := strconv.FormatUint(n, 10)
+	return strings.Repeat("0", max(0, OrderDigits-len(d))) + d
 }
 
 // byID indexes a log's events by id.
 type byID struct{ e *Event }
 
 func (b byID) key() string                 { return b.e.ID }
+func (byID) withKey(k string) byID         { return byID{&Event{ID: k}} }
 func (b byID) enabled() bool               { return true }
 func (b byID) matches(*regexp.Regexp) bool { return true }
 
@@ -50,6 +54,7 @@ type log struct {
 const InputKind = "input_message"
 
 func (l *log) key() string                 { return l.session }
+func (*log) withKey(k string) *log         { return &log{session: k} }
 func (l *log) enabled() bool               { return true }
 func (l *log) matches(*regexp.Regexp) bool { return true }
 
@@ -92,7 +97,7 @@ func (s *Snapshot) Events(a *Agent, session string, q Query) Page[*Event] {
 	if !ok {
 		return Page[*Event]{Items: []*Event{}}
 	}
-	return l.events.page(q)
+	return l.events.page(q, nil)
 }
 
 // LoadEvents gives the session key of a, a new agent not yet stored, its
@@ -136,7 +141,7 @@ func (a *Agent) EachEvent(session string, f func(*Event) bool) {
 	if !ok {
 		return
 	}
-	l.events.all.t.Scan(func(e entry[*Event]) bool { return f(e.v) })
+	l.events.all.each(f)
 }
 
 // NextEvent returns the sequence number of the next event the write makes;

@@ -26,13 +26,13 @@ type cacheKey struct {
 
 type cached struct {
 	key     cacheKey
-	matches any // []entry[T]
+	matches any // []T
 }
 
 // filtered returns a page of the items of s that q's filter takes.
-func filtered[T item](c *filterCache, s set[T], q Query) Page[T] {
+func filtered[T item[T]](c *filterCache, s set[T], q Query) Page[T] {
 	key := cacheKey{s.index(q.Enabled).t, q.Enabled, q.Filter.String()}
-	matches, ok := c.get(key).([]entry[T])
+	matches, ok := c.get(key).([]T)
 	if !ok {
 		matches = s.matching(q.Enabled, q.Filter)
 		c.put(key, matches)
@@ -63,9 +63,9 @@ func (c *filterCache) put(key cacheKey, matches any) {
 }
 
 // list returns one page of s, with or without a filter.
-func list[T item](c *filterCache, s set[T], q Query) Page[T] {
+func list[T item[T]](c *filterCache, s set[T], q Query, buf []T) Page[T] {
 	if q.Filter == nil {
-		return s.page(q)
+		return s.page(q, buf)
 	}
 	return filtered(c, s, q)
 }

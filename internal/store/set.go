@@ -7,30 +7,27 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// item is what a set holds: sessions or agents, ordered by key.
-type item interface {
+// item is what a set holds: sessions, agents or events, ordered by key.
+type item[T any] interface {
 	comparable
 	key() string
 	enabled() bool
 	// matches reports whether a list filter takes it.
 	matches(*regexp.Regexp) bool
+	// withKey returns an item with nothing but key, to seek with. It is
+	// called on the zero T.
+	withKey(key string) T
 }
 
-// entry keeps the key beside the item, so that comparing two entries, and
-// seeking to a key, touches neither the item nor the heap.
-type entry[T item] struct {
-	key string
-	v   T
-}
-
-func lessEntry[T item](a, b entry[T]) bool { return a.key < b.key }
+func less[T item[T]](a, b T) bool { return a.key() < b.key() }
 
 // tree is a persistent ordered index: a published tree is never changed
-// again, and a change to a copy costs O(log n).
-type tree[T item] struct{ t *btree.BTreeG[entry[T]] }
+// again, and a change to a copy costs O(log n). It holds the items
+// themselves, one word each, and compares their keys.
+type tree[T item[T]] struct{ t *btree.BTreeG[T] }
 
-func newTree[T item]() tree[T] {
-	return tree[T]{btree.NewBTreeGOptions(lessEntry[T], btree.Options{NoLocks: true})}
+func newTree[T item[T]]() tree[T] {
+	return tree[T]{btree.NewBTreeGOptions(less[T], btree.Options{NoLocks: true})}
 }
 
 // copy returns a tree that can change without changing t. It copies t's
@@ -44,42 +41,51 @@ func (t tree[T]) copy() tree[T] {
 func (t tree[T]) len() int { return t.t.Len() }
 
 func (t tree[T]) get(key string) (T, bool) {
-	e, ok := t.t.Get(entry[T]{key: key})
-	return e.v, ok
+	var zero T
+	return t.t.Get(zero.withKey(key))
 }
 
-func (t tree[T]) set(v T) { t.t.Set(entry[T]{v.key(), v}) }
+// set adds v, or replaces the item of its key. Load appends to the last
+// leaf when v sorts last, as new sessions and events mostly do, which keeps
+// the leaves full; otherwise it is Set.
+func (t tree[T]) set(v T) { t.t.Load(v) }
 
-func (t tree[T]) delete(key string) { t.t.Delete(entry[T]{key: key}) }
+func (t tree[T]) delete(key string) {
+	var zero T
+	t.t.Delete(zero.withKey(key))
+}
 
 // after calls f for the items with a key greater than after, in order,
 // until f returns false.
 func (t tree[T]) after(after string, f func(T) bool) {
-	t.t.Ascend(entry[T]{key: after}, func(e entry[T]) bool {
-		return e.key == after || f(e.v)
+	var zero T
+	t.t.Ascend(zero.withKey(after), func(v T) bool {
+		return v.key() == after || f(v)
 	})
 }
 
+// each calls f for every item, in order, until f returns false.
+func (t tree[T]) each(f func(T) bool) { t.t.Scan(f) }
+
 // set is the items of one kind with an index per enabled state, so that a
 // page costs O(log n + limit) whatever the enabled filter.
-type set[T item] struct {
+type set[T item[T]] struct {
 	all, on, off tree[T]
 }
 
-func newSet[T item]() set[T] {
+func newSet[T item[T]]() set[T] {
 	return set[T]{newTree[T](), newTree[T](), newTree[T]()}
 }
 
 // load builds a set from items sorted by key, faster than one put each.
-func load[T item](items []T) set[T] {
+func load[T item[T]](items []T) set[T] {
 	s := newSet[T]()
 	for _, v := range items {
-		e := entry[T]{v.key(), v}
-		s.all.t.Load(e)
+		s.all.set(v)
 		if v.enabled() {
-			s.on.t.Load(e)
+			s.on.set(v)
 		} else {
-			s.off.t.Load(e)
+			s.off.set(v)
 		}
 	}
 	return s
@@ -149,9 +155,12 @@ func (s set[T]) index(e Enabled) tree[T] {
 }
 
 // page returns one page without a filter, in O(log n + limit).
-func (s set[T]) page(q Query) Page[T] {
+func (s set[T]) page(q Query, buf []T) Page[T] {
 	idx := s.index(q.Enabled)
-	p := Page[T]{Items: make([]T, 0, q.Limit), Total: idx.len()}
+	if cap(buf) < q.Limit {
+		buf = make([]T, 0, q.Limit)
+	}
+	p := Page[T]{Items: buf[:0], Total: idx.len()}
 	idx.after(q.After, func(v T) bool {
 		if len(p.Items) == q.Limit {
 			p.More = true
@@ -165,11 +174,11 @@ func (s set[T]) page(q Query) Page[T] {
 
 // matching returns the items of an index that the filter takes, in order:
 // the one scan of a filtered walk, which a filterCache keeps.
-func (s set[T]) matching(e Enabled, re *regexp.Regexp) []entry[T] {
-	var out []entry[T]
-	s.index(e).t.Scan(func(en entry[T]) bool {
-		if en.v.matches(re) {
-			out = append(out, en)
+func (s set[T]) matching(e Enabled, re *regexp.Regexp) []T {
+	var out []T
+	s.index(e).each(func(v T) bool {
+		if v.matches(re) {
+			out = append(out, v)
 		}
 		return true
 	})
@@ -177,12 +186,8 @@ func (s set[T]) matching(e Enabled, re *regexp.Regexp) []entry[T] {
 }
 
 // pageOf returns one page of a match list, in O(log n + limit).
-func pageOf[T item](matches []entry[T], q Query) Page[T] {
-	start := sort.Search(len(matches), func(i int) bool { return matches[i].key > q.After })
+func pageOf[T item[T]](matches []T, q Query) Page[T] {
+	start := sort.Search(len(matches), func(i int) bool { return matches[i].key() > q.After })
 	end := min(start+q.Limit, len(matches))
-	p := Page[T]{Items: make([]T, 0, end-start), More: end < len(matches), Total: len(matches)}
-	for _, e := range matches[start:end] {
-		p.Items = append(p.Items, e.v)
-	}
-	return p
+	return Page[T]{Items: matches[start:end:end], More: end < len(matches), Total: len(matches)}
 }

@@ -22,6 +22,7 @@ type Session struct {
 }
 
 func (s *Session) key() string                    { return s.ID }
+func (*Session) withKey(k string) *Session        { return &Session{ID: k} }
 func (s *Session) enabled() bool                  { return s.Enabled }
 func (s *Session) matches(re *regexp.Regexp) bool { return matchText(re, s.Name, s.Description) }
 
@@ -52,6 +53,7 @@ type Agent struct {
 }
 
 func (a *Agent) key() string                    { return a.Key }
+func (*Agent) withKey(k string) *Agent          { return &Agent{Key: k} }
 func (a *Agent) enabled() bool                  { return a.Enabled }
 func (a *Agent) matches(re *regexp.Regexp) bool { return matchText(re, a.Name, a.Description) }
 
@@ -63,7 +65,7 @@ func NewAgent(a Agent, sessions []*Session) *Agent {
 	a.logs = newTree[*log]()
 	for _, s := range sessions {
 		if s.TTIMinutes > 0 {
-			a.expiring.t.Load(entry[*Session]{s.ID, s})
+			a.expiring.set(s)
 		}
 	}
 	return &a
@@ -104,14 +106,14 @@ func (s *Snapshot) AgentCount() int { return s.agents.all.len() }
 
 // Agents returns one page of the agents.
 func (s *Snapshot) Agents(q Query) Page[*Agent] {
-	return list(s.filters, s.agents, q)
+	return list(s.filters, s.agents, q, nil)
 }
 
-// Sessions returns one page of a's sessions. Without a filter it costs
-// O(log n + limit); a walk with a filter scans the agent once, for its
-// first page, while the data does not change.
-func (s *Snapshot) Sessions(a *Agent, q Query) Page[*Session] {
-	return list(s.filters, a.sessions, q)
+// Sessions returns one page of a's sessions, in buf's memory when it has
+// room. Without a filter it costs O(log n + limit); a walk with a filter
+// scans the agent once, for its first page, while the data does not change.
+func (s *Snapshot) Sessions(a *Agent, q Query, buf []*Session) Page[*Session] {
+	return list(s.filters, a.sessions, q, buf)
 }
 
 // Touch records a read of sess as activity, which keeps it from expiring.
@@ -158,20 +160,20 @@ func (st *Store) Restore(d *Data, now time.Time) {
 // Snapshot returns the data as it is now.
 func (st *Store) Snapshot() *Snapshot { return st.current.Load() }
 
-// Live returns the data as it is at now, with the expired sessions of the
-// agent of key gone. Expiry is lazy: it happens when a request looks at the
-// agent.
-func (st *Store) Live(key string, now time.Time) *Snapshot {
+// Live returns the data as it is at now, and the agent of key in it (nil
+// when there is none), with the agent's expired sessions gone. Expiry is
+// lazy: it happens when a request looks at the agent.
+func (st *Store) Live(key string, now time.Time) (*Snapshot, *Agent) {
 	snap := st.current.Load()
 	a := snap.Agent(key)
 	if a == nil || a.expiring.len() == 0 || !snap.activity.anyExpired(a, now) {
-		return snap
+		return snap, a
 	}
 	snap, _ = st.Write(now, func(tx *Tx) error {
 		tx.Agent(key) // which drops the expired sessions
 		return nil
 	})
-	return snap
+	return snap, snap.Agent(key)
 }
 
 // Write runs change on a copy of the data and publishes the copy when change
@@ -294,8 +296,8 @@ func (tx *Tx) DeleteAgent(key string) *Agent {
 	}
 	tx.changed[key] = nil
 	tx.snap.agents.remove(key)
-	a.expiring.t.Scan(func(e entry[*Session]) bool {
-		tx.gone = append(tx.gone, e.v)
+	a.expiring.each(func(s *Session) bool {
+		tx.gone = append(tx.gone, s)
 		return true
 	})
 	return a

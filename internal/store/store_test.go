@@ -42,7 +42,7 @@ func ids(p Page[*Session]) []string {
 func walk(snap *Snapshot, a *Agent, q Query) []string {
 	var out []string
 	for {
-		p := snap.Sessions(a, q)
+		p := snap.Sessions(a, q, nil)
 		out = append(out, ids(p)...)
 		if !p.More {
 			return out
@@ -82,7 +82,7 @@ func TestWalksSeeEveryMatchingSessionOnce(t *testing.T) {
 				if diff := cmp.Diff(want, walk(snap, a, q)); diff != "" {
 					t.Errorf("walk (-want +got):\n%s", diff)
 				}
-				if total := snap.Sessions(a, q).Total; total != len(want) {
+				if total := snap.Sessions(a, q, nil).Total; total != len(want) {
 					t.Errorf("total %d, want %d", total, len(want))
 				}
 			})
@@ -167,8 +167,8 @@ func TestAPatchMovesASessionBetweenIndexes(t *testing.T) {
 	})
 	snap := st.Snapshot()
 	a := snap.Agent("agt_a")
-	on := ids(snap.Sessions(a, Query{Limit: 10, Enabled: OnlyEnabled}))
-	off := ids(snap.Sessions(a, Query{Limit: 10, Enabled: OnlyDisabled}))
+	on := ids(snap.Sessions(a, Query{Limit: 10, Enabled: OnlyEnabled}, nil))
+	off := ids(snap.Sessions(a, Query{Limit: 10, Enabled: OnlyDisabled}, nil))
 	if diff := cmp.Diff([]string{"s002"}, on); diff != "" {
 		t.Errorf("enabled (-want +got):\n%s", diff)
 	}
@@ -181,17 +181,17 @@ func TestFilteredListsFollowWrites(t *testing.T) {
 	st := New(testData(30), epoch)
 	q := Query{Limit: 3, Filter: regexp.MustCompile("Billing")}
 	first := st.Snapshot()
-	if got := first.Sessions(first.Agent("agt_a"), q).Total; got != 10 {
+	if got := first.Sessions(first.Agent("agt_a"), q, nil).Total; got != 10 {
 		t.Fatalf("total %d, want 10", got)
 	}
 	st.Write(epoch, func(tx *Tx) error {
 		return tx.PutSession("agt_a", &Session{ID: "s001", Name: "Billing again"})
 	})
 	second := st.Snapshot()
-	if got := second.Sessions(second.Agent("agt_a"), q).Total; got != 11 {
+	if got := second.Sessions(second.Agent("agt_a"), q, nil).Total; got != 11 {
 		t.Errorf("after a write, total %d, want 11", got)
 	}
-	if got := first.Sessions(first.Agent("agt_a"), q).Total; got != 10 {
+	if got := first.Sessions(first.Agent("agt_a"), q, nil).Total; got != 10 {
 		t.Errorf("the old snapshot's total became %d", got)
 	}
 }
@@ -221,16 +221,20 @@ func TestIdleSessionsExpire(t *testing.T) {
 		{ID: "forever"}, {ID: "short", TTIMinutes: 10}, {ID: "long", TTIMinutes: 60},
 	})}, 0)
 	st := New(d, epoch)
-	if got := st.Live("agt_a", epoch.Add(9*time.Minute)).Agent("agt_a").SessionCount(); got != 3 {
+	live := func(at time.Duration) *Agent {
+		_, a := st.Live("agt_a", epoch.Add(at))
+		return a
+	}
+	if got := live(9 * time.Minute).SessionCount(); got != 3 {
 		t.Fatalf("%d sessions before any tti", got)
 	}
 	snap := st.Snapshot()
 	snap.Touch(snap.Agent("agt_a").Session("long"), epoch.Add(30*time.Minute))
-	a := st.Live("agt_a", epoch.Add(80*time.Minute)).Agent("agt_a")
+	a := live(80 * time.Minute)
 	if a.Session("short") != nil || a.Session("long") == nil || a.Session("forever") == nil {
 		t.Errorf("at 80m: short %v, long %v, forever %v", a.Session("short"), a.Session("long"), a.Session("forever"))
 	}
-	if a := st.Live("agt_a", epoch.Add(90*time.Minute)).Agent("agt_a"); a.Session("long") != nil {
+	if a := live(90 * time.Minute); a.Session("long") != nil {
 		t.Error("a read 60 minutes ago did not expire")
 	}
 }
