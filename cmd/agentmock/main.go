@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -347,13 +348,55 @@ func fitGCToData(getenv func(string) string) {
 	if getenv("GOGC") != "" {
 		return
 	}
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	percent := 100
-	if m.HeapAlloc > 0 {
-		percent = int(max(25, min(100, (64<<20)*100/m.HeapAlloc)))
+	debug.SetGCPercent(gcPercentFor(liveHeap()))
+}
+
+// gcRefitInterval is how often refitGC looks at the live heap.
+const gcRefitInterval = 5 * time.Second
+
+// gcPercentFor is the GC percent that gives a live heap of live bytes a
+// quarter of it as headroom, or 64 MiB when that is more, but never more
+// than Go's default of 100.
+func gcPercentFor(live uint64) int {
+	if live == 0 {
+		return 100
 	}
-	debug.SetGCPercent(percent)
+	return int(max(25, min(100, (64<<20)*100/live)))
+}
+
+// liveHeap is the heap the last garbage collection found live.
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
+
+// refitGC keeps the GC fitted to data that grows while the server runs,
+// such as the events of conversations: every interval, when the live heap
+// has changed by a quarter since the last fit, it sets the percent again.
+// It returns when ctx is done.
+func refitGC(ctx context.Context, getenv func(string) string, interval time.Duration) {
+	if getenv("GOGC") != "" {
+		return
+	}
+	fitted := liveHeap()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			live := liveHeap()
+			if live > fitted+fitted/4 || live < fitted-fitted/4 {
+				debug.SetGCPercent(gcPercentFor(live))
+				fitted = live
+			}
+		}
+	}
 }
 
 // version says what this binary was built from.
@@ -456,6 +499,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	agents := len(data.Agents)
 	data = nil
 	fitGCToData(getenv)
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	go refitGC(gcCtx, getenv, gcRefitInterval)
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "agentmock: %v\n", err)
