@@ -145,6 +145,20 @@ func (s *TestServer) Client() *http.Client {
 	return &c
 }
 
+// ClientWithoutKeepAlive is Client with a new connection for every
+// request. Go's http.Transport sends an idempotent request (GET, HEAD,
+// PUT, DELETE) again, once, when a reused connection dies before any byte
+// of the response, so Client hides a single connection_reset or
+// empty_response: the journal shows the fault and then a 200. Use this
+// client, or times: 2, to see every fault.
+func (s *TestServer) ClientWithoutKeepAlive() *http.Client {
+	c := s.Client()
+	t := s.http.Client().Transport.(*http.Transport).Clone()
+	t.DisableKeepAlives = true
+	c.Transport = keyTransport{key: s.APIKey, next: t}
+	return c
+}
+
 // Close shuts the server down: injected delays in flight end at once, and it
 // waits for the other requests in flight. The test's cleanup calls it;
 // calling it earlier is safe.

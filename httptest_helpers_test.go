@@ -375,3 +375,39 @@ func TestReadFramesOfABrokenStream(t *testing.T) {
 		})
 	}
 }
+
+// TestGoClientsHideASingleFault shows why ClientWithoutKeepAlive exists:
+// Client's transport sends a GET again when its reused connection is reset
+// before a byte, so a times: 1 fault is invisible to it.
+func TestGoClientsHideASingleFault(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		client   func(*agentmock.TestServer) *http.Client
+		wantFail bool
+	}{
+		{"Client retries on a reused connection and sees a 200", (*agentmock.TestServer).Client, false},
+		{"ClientWithoutKeepAlive sees the fault", (*agentmock.TestServer).ClientWithoutKeepAlive, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := agentmock.NewTestServer(t)
+			c := tt.client(srv)
+			url := srv.URL + "/v2/agents/agt_customer_support/sessions"
+			warm, err := c.Get(url) // a connection to reuse
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, warm.Body)
+			warm.Body.Close()
+			if err := srv.ActivateRules("once", 0, []scenarios.Rule{{Times: 1, Fault: scenarios.FaultConnectionReset}}, ""); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Get(url)
+			if err == nil {
+				resp.Body.Close()
+			}
+			if failed := err != nil; failed != tt.wantFail {
+				t.Errorf("error %v, want a failure: %v", err, tt.wantFail)
+			}
+		})
+	}
+}
