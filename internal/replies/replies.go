@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 	"unicode/utf8"
@@ -109,19 +110,21 @@ func compileMatch(src string) (*regexp.Regexp, error) {
 // (the first turn of a session without metadata, see Sample), so that a
 // misspelt field (.Inptu) is refused as well as a syntax error. A template
 // whose execution depends on the data (index .History 0) fails here unless
-// it guards itself ({{if .History}}).
+// it guards itself ({{if .History}}). A template may not write more than
+// MaxOutput bytes, nor range more than MaxSteps times, nor define or call
+// templates ({{define}}, {{block}}, {{template}}).
 func CheckTemplate(src string) error {
 	_, err := checkedTemplate(src)
 	return err
 }
 
 // checkedTemplate parses src and executes it on Sample.
-func checkedTemplate(src string) (*template.Template, error) {
+func checkedTemplate(src string) (*tmpl, error) {
 	t, err := parseTemplate(src)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := execute(t, Sample()); err != nil {
+	if _, err := t.execute(Sample()); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -138,43 +141,77 @@ func Sample() Input {
 	}
 }
 
-// emptyFunc is the function that parseTemplate appends to every action
-// that prints: it turns a missing value into "".
-const emptyFunc = "_replies_empty"
+// MaxSteps bounds the work of one execution of a template: each iteration
+// of a range counts one step, and an execution that takes more fails. With
+// MaxOutput it keeps a template such as {{range 1000000000}}{{end}} from
+// taking the time of a load, or of a request.
+const MaxSteps = 10_000
 
-var funcs = template.FuncMap{emptyFunc: func(v any) any {
-	if v == nil {
-		return ""
+// The functions that parseTemplate adds to templates.
+const (
+	emptyFunc = "_replies_empty" // a missing value prints as ""
+	stepFunc  = "_replies_step"  // counts one step of an execution
+)
+
+var (
+	errTooLong      = fmt.Errorf("writes more than %d bytes", MaxOutput)
+	errTooManySteps = fmt.Errorf("takes more than %d range iterations", MaxSteps)
+)
+
+// tmpl is a parsed template and the step counts of its executions.
+type tmpl struct {
+	t      *template.Template
+	ranges bool // whether it counts steps at all
+
+	mu    sync.Mutex
+	steps map[*Input]int // by execution
+}
+
+// parseTemplate parses src, then rewrites its tree:
+//
+//   - Missing map keys are zero values. A missing key of a map[string]any
+//     is still a nil interface, which text/template prints as "<no value>"
+//     even so (golang.org/issue/24963), so each action that prints pipes
+//     its value through emptyFunc: metadata that a session lacks prints as
+//     "".
+//   - Each range body starts with {{stepFunc $}}, which counts the
+//     iterations of an execution ($ is the *Input that execute passes) and
+//     stops it after MaxSteps. {{define}} and {{block}} are refused, so
+//     that no recursion escapes the count.
+func parseTemplate(src string) (*tmpl, error) {
+	x := &tmpl{}
+	fm := template.FuncMap{
+		emptyFunc: func(v any) any {
+			if v == nil {
+				return ""
+			}
+			return v
+		},
+		stepFunc: x.step,
 	}
-	return v
-}}
-
-// parseTemplate parses src with missing map keys as zero values. A missing
-// key of a map[string]any is still a nil interface, which text/template
-// prints as "<no value>" even then (golang.org/issue/24963), so each action
-// that prints pipes its value through emptyFunc: metadata that a session
-// lacks prints as "".
-func parseTemplate(src string) (*template.Template, error) {
-	t, err := template.New("text").Option("missingkey=zero").Funcs(funcs).Parse(src)
+	t, err := template.New("text").Option("missingkey=zero").Funcs(fm).Parse(src)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range t.Templates() {
-		if d.Tree != nil {
-			emptyMissing(d.Tree, d.Tree.Root)
-		}
+	if len(t.Templates()) > 1 || strings.Contains(src, "template") && hasTemplateCall(t.Tree.Root) {
+		return nil, errors.New("template: text: {{define}}, {{block}} and {{template}} are not supported")
 	}
-	return t, nil
+	step := template.Must(template.New("step").Funcs(fm).Parse("{{" + stepFunc + " $}}"))
+	x.t = t
+	if t.Tree != nil {
+		x.rewrite(t.Tree, t.Tree.Root, step.Tree.Root.Nodes[0])
+	}
+	return x, nil
 }
 
-func emptyMissing(tr *parse.Tree, n parse.Node) {
+func (x *tmpl) rewrite(tr *parse.Tree, n parse.Node, step parse.Node) {
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {
 			return
 		}
 		for _, c := range n.Nodes {
-			emptyMissing(tr, c)
+			x.rewrite(tr, c, step)
 		}
 	case *parse.ActionNode:
 		if len(n.Pipe.Decl) > 0 { // {{$x := ...}} prints nothing
@@ -183,19 +220,47 @@ func emptyMissing(tr *parse.Tree, n parse.Node) {
 		id := parse.NewIdentifier(emptyFunc).SetTree(tr).SetPos(n.Pos)
 		n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos, Args: []parse.Node{id}})
 	case *parse.IfNode:
-		emptyMissing(tr, n.List)
-		emptyMissing(tr, n.ElseList)
-	case *parse.RangeNode:
-		emptyMissing(tr, n.List)
-		emptyMissing(tr, n.ElseList)
+		x.rewrite(tr, n.List, step)
+		x.rewrite(tr, n.ElseList, step)
 	case *parse.WithNode:
-		emptyMissing(tr, n.List)
-		emptyMissing(tr, n.ElseList)
+		x.rewrite(tr, n.List, step)
+		x.rewrite(tr, n.ElseList, step)
+	case *parse.RangeNode:
+		x.rewrite(tr, n.List, step)
+		x.rewrite(tr, n.ElseList, step)
+		n.List.Nodes = append([]parse.Node{step.Copy()}, n.List.Nodes...)
+		x.ranges = true
 	}
 }
 
-// errTooLong is the error of a template that writes more than MaxOutput bytes.
-var errTooLong = fmt.Errorf("writes more than %d bytes", MaxOutput)
+// hasTemplateCall reports whether a {{template}} action is under n.
+func hasTemplateCall(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		return n != nil && slices.ContainsFunc(n.Nodes, hasTemplateCall)
+	case *parse.TemplateNode:
+		return true
+	case *parse.IfNode:
+		return hasTemplateCall(n.List) || hasTemplateCall(n.ElseList)
+	case *parse.WithNode:
+		return hasTemplateCall(n.List) || hasTemplateCall(n.ElseList)
+	case *parse.RangeNode:
+		return hasTemplateCall(n.List) || hasTemplateCall(n.ElseList)
+	}
+	return false
+}
+
+func (x *tmpl) step(in *Input) (string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.steps == nil {
+		x.steps = map[*Input]int{}
+	}
+	if x.steps[in]++; x.steps[in] > MaxSteps {
+		return "", errTooManySteps
+	}
+	return "", nil
+}
 
 // limitedBuilder is a strings.Builder that refuses to grow past MaxOutput.
 type limitedBuilder struct{ strings.Builder }
@@ -207,11 +272,22 @@ func (b *limitedBuilder) Write(p []byte) (int, error) {
 	return b.Builder.Write(p)
 }
 
-func execute(t *template.Template, in Input) (string, error) {
+// execute executes x on in, within MaxOutput and MaxSteps.
+func (x *tmpl) execute(in Input) (string, error) {
+	p := &in
+	if x.ranges {
+		defer func() {
+			x.mu.Lock()
+			delete(x.steps, p)
+			x.mu.Unlock()
+		}()
+	}
 	var b limitedBuilder
-	if err := t.Execute(&b, in); err != nil {
-		if errors.Is(err, errTooLong) {
-			return "", fmt.Errorf("template: %s: %w", t.Name(), errTooLong)
+	if err := x.t.Execute(&b, p); err != nil {
+		for _, e := range []error{errTooLong, errTooManySteps} {
+			if errors.Is(err, e) {
+				return "", fmt.Errorf("template: text: %w", e)
+			}
 		}
 		return "", err
 	}
@@ -224,14 +300,14 @@ type Script struct{ rules []rule }
 
 type rule struct {
 	match    *regexp.Regexp // nil matches every input
-	thinking *template.Template
+	thinking *tmpl
 	tools    []tool
-	reply    *template.Template // nil: generated
+	reply    *tmpl // nil: generated
 }
 
 type tool struct {
 	name, configuration string
-	input               map[string]any // strings replaced by *template.Template
+	input               map[string]any // strings replaced by *tmpl
 	output              map[string]any
 	err                 bool
 }
@@ -242,7 +318,7 @@ func Compile(rules []Rule) (*Script, error) {
 	s := &Script{rules: make([]rule, 0, len(rules))}
 	var errs []error
 	fail := func(path string, err error) { errs = append(errs, fmt.Errorf("%s: %w", path, err)) }
-	tmpl := func(path, src string) *template.Template {
+	check := func(path, src string) *tmpl {
 		if src == "" {
 			return nil
 		}
@@ -259,8 +335,8 @@ func Compile(rules []Rule) (*Script, error) {
 		if c.match, err = compileMatch(r.Match); err != nil {
 			fail(p+".match", err)
 		}
-		c.thinking = tmpl(p+".thinking", r.Thinking)
-		c.reply = tmpl(p+".reply", r.Reply)
+		c.thinking = check(p+".thinking", r.Thinking)
+		c.reply = check(p+".reply", r.Reply)
 		for j, t := range r.Tools {
 			tp := p + ".tools[" + strconv.Itoa(j) + "]"
 			if t.Name == "" {
@@ -271,7 +347,7 @@ func Compile(rules []Rule) (*Script, error) {
 			}
 			c.tools = append(c.tools, tool{
 				name: t.Name, configuration: t.Configuration, err: t.Error,
-				input:  compileValue(tp+".input", t.Input, tmpl).(map[string]any),
+				input:  compileValue(tp+".input", t.Input, check).(map[string]any),
 				output: cloneMap(t.Output),
 			})
 		}
@@ -285,7 +361,7 @@ func Compile(rules []Rule) (*Script, error) {
 
 // compileValue copies the JSON value v (at path), with each string replaced
 // by its template.
-func compileValue(path string, v any, tmpl func(path, src string) *template.Template) any {
+func compileValue(path string, v any, check func(path, src string) *tmpl) any {
 	switch v := v.(type) {
 	case map[string]any:
 		if v == nil {
@@ -293,17 +369,17 @@ func compileValue(path string, v any, tmpl func(path, src string) *template.Temp
 		}
 		m := make(map[string]any, len(v))
 		for _, k := range slices.Sorted(maps.Keys(v)) { // errors in a stable order
-			m[k] = compileValue(path+"."+k, v[k], tmpl)
+			m[k] = compileValue(path+"."+k, v[k], check)
 		}
 		return m
 	case []any:
 		s := make([]any, len(v))
 		for i, x := range v {
-			s[i] = compileValue(path+"["+strconv.Itoa(i)+"]", x, tmpl)
+			s[i] = compileValue(path+"["+strconv.Itoa(i)+"]", x, check)
 		}
 		return s
 	case string:
-		if t := tmpl(path, v); t != nil {
+		if t := check(path, v); t != nil {
 			return t
 		}
 		return ""
@@ -337,8 +413,8 @@ func renderValue(c any, in Input) (any, error) {
 			s[i] = v
 		}
 		return s, nil
-	case *template.Template:
-		return execute(c, in)
+	case *tmpl:
+		return c.execute(in)
 	}
 	return c, nil
 }
@@ -398,7 +474,7 @@ func (r *rule) turn(in Input) (Turn, error) {
 	var t Turn
 	var err error
 	if r.thinking != nil {
-		if t.Thinking, err = execute(r.thinking, in); err != nil {
+		if t.Thinking, err = r.thinking.execute(in); err != nil {
 			return Turn{}, err
 		}
 	}
@@ -413,7 +489,7 @@ func (r *rule) turn(in Input) (Turn, error) {
 		t.Tools[i] = ToolCall{Name: c.name, Configuration: c.configuration, Input: input.(map[string]any), Output: cloneMap(c.output), Error: c.err}
 	}
 	if r.reply != nil {
-		if t.Reply, err = execute(r.reply, in); err != nil {
+		if t.Reply, err = r.reply.execute(in); err != nil {
 			return Turn{}, err
 		}
 	}

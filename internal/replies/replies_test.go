@@ -35,12 +35,17 @@ func TestCheckTemplate(t *testing.T) {
 		{"plain text is valid", "Refunds take 5 days.", ""},
 		{"every field of the data is valid", "{{.Input}} {{.Turn}} {{.Session.Key}} {{.Session.Name}} {{.Session.Metadata.x}} {{.Agent.Key}} {{.Agent.Name}} {{len .History}}", ""},
 		{"an index guarded by an if is valid", "{{if .History}}{{index .History 0}}{{end}}", ""},
-		{"a defined template is valid", `{{define "t"}}{{.Input}}{{end}}{{template "t" .}}`, ""},
+		{"a range within the step limit is valid", "{{range 10000}}{{end}}{{range .History}}{{.}}{{end}}", ""},
+		{"a word template in the text is valid", "Use the template in your dashboard.", ""},
 		{"a syntax error is refused", "{{.Input", `template: text:1: unclosed action`},
 		{"an unknown function is refused", "{{shout .Input}}", `function "shout" not defined`},
-		{"a misspelt field is refused", "{{.Inptu}}", "can't evaluate field Inptu in type replies.Input"},
+		{"a misspelt field is refused", "{{.Inptu}}", "can't evaluate field Inptu in type *replies.Input"},
 		{"an unguarded index into the history is refused", "{{index .History 0}}", "slice index out of range"},
-		{"a template that writes too much is refused", "{{range 100000}}x{{end}}", "writes more than 65536 bytes"},
+		{"a template that writes too much is refused", "{{range 10000}}{{$.Input}}{{$.Input}}{{end}}", "template: text: writes more than 65536 bytes"},
+		{"a range past the step limit is refused", "{{range 10001}}{{end}}", "template: text: takes more than 10000 range iterations"},
+		{"nested ranges count every iteration", "{{range 101}}{{range 100}}{{end}}{{end}}", "takes more than 10000 range iterations"},
+		{"a defined template is refused", `{{define "t"}}{{.Input}}{{end}}{{template "t" .}}`, "{{define}}, {{block}} and {{template}} are not supported"},
+		{"a call of an undefined template is refused", `{{if true}}{{template "t" .}}{{end}}`, "are not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,5 +292,26 @@ func TestPhrases(t *testing.T) {
 				t.Errorf("phrases(%q) (-want +got):\n%s", tt.in, diff)
 			}
 		})
+	}
+}
+
+func TestScriptTurnIsSafeForConcurrentUse(t *testing.T) {
+	s, err := Compile([]Rule{{Reply: "{{range .History}}{{.}};{{end}}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := make([]string, 6000) // each turn alone is within MaxSteps
+	for i := range history {
+		history[i] = "h"
+	}
+	want := strings.Repeat("h;", len(history))
+	results := make(chan string)
+	for range 4 {
+		go func() { results <- s.Turn(in("x", 2, history...)).Reply }()
+	}
+	for range 4 {
+		if got := <-results; got != want {
+			t.Errorf("reply of %d bytes, want %d: executions share a step count", len(got), len(want))
+		}
 	}
 }
