@@ -181,7 +181,9 @@ var stopWords = func() map[string]bool {
 		problem problems issue issues trouble question questions anyone something
 		someone thing things work working works seems seem since fails failing
 		failed broken stopped stop started start happen happened happening
-		able unable getting error errors wrong right where's`) {
+		able unable getting error errors wrong right check checked checking
+		show shows showed showing see sees saw look looks looking find found
+		use using used tried says said let lets`) {
 		m[w] = true
 	}
 	return m
