@@ -358,7 +358,9 @@ func (s *Server) changeAgent(w http.ResponseWriter, r *request, kind agentBody) 
 		}
 		d.fillDefaults()
 		d.updatedAt = tx.Now()
-		changed = a.With(d.info(a.Allowed, a.Identity))
+		info := d.info(a.Allowed, a.Identity)
+		info.Behaviour = a.Behaviour // a change of its fields keeps how it replies
+		changed = a.With(info)
 		tx.PutAgent(changed)
 		return nil
 	})

@@ -24,9 +24,15 @@ const maxMessageLen = 100_000
 
 // behaviour is how an agent replies: kept with the agent in the store.
 type behaviour struct {
-	script  *replies.Script // nil: generated replies
-	history bool            // its templates read .History
-	pace    *pace           // nil: the server's
+	script *replies.Script // nil: generated replies
+	pace   *pace           // nil: the server's
+}
+
+// message is one message of an input, its type first, as the official
+// examples write it.
+type message struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
 }
 
 // eventInput is a validated body of POST .../events.
@@ -211,7 +217,7 @@ func (s *Server) turnOf(a *store.Agent, sess *store.Session, text string) replie
 	if b == nil || b.script == nil {
 		return replies.Generate(in)
 	}
-	if b.history { // a scan of the session, only for templates that ask
+	if b.script.UsesHistory() { // a scan of the session, only for templates that ask
 		a.EachEvent(sess.ID, func(e *store.Event) bool {
 			if e.Kind == kindInput {
 				in.History = append(in.History, textOf(e))
@@ -230,10 +236,6 @@ func turnEvents(tx *store.Tx, session string, parts []string, turn replies.Turn)
 	add := func(seq uint64, kind string, fields map[string]json.RawMessage) {
 		d := eventDoc{id: eventID(seq), kind: kind, session: session, createdAt: now, fields: fields}
 		events = append(events, d.stored(store.OrderOf(seq)))
-	}
-	type message struct {
-		Type    string `json:"type"`
-		Content string `json:"content"`
 	}
 	messages := make([]message, len(parts))
 	for i, p := range parts {

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentmock/agentmock/fixtures"
+	"github.com/agentmock/agentmock/internal/replies"
 	"github.com/agentmock/agentmock/internal/store"
 )
 
@@ -28,6 +30,7 @@ type loaded struct {
 func load(d *fixtures.Data, rl fixtures.RateLimit) (*loaded, error) {
 	agents := make([]*store.Agent, 0, len(d.Agents))
 	seen := make(map[string]bool, len(d.Agents))
+	ev := eventLoader{ids: map[string]bool{}}
 	for _, fa := range d.Agents {
 		if !validKey(fa.Key) {
 			return nil, fmt.Errorf("agent key %q does not match %s", fa.Key, keyRule)
@@ -49,10 +52,25 @@ func load(d *fixtures.Data, rl fixtures.RateLimit) (*loaded, error) {
 		if err != nil {
 			return nil, err
 		}
-		agents = append(agents, store.NewAgent(doc.info(set(fa.AllowedKeys), defaultIdentity), sessions))
+		info := doc.info(set(fa.AllowedKeys), defaultIdentity)
+		if info.Behaviour, err = behaviourOf(&fa); err != nil {
+			return nil, fmt.Errorf("agent %q: %w", fa.Key, err)
+		}
+		a := store.NewAgent(info, sessions)
+		for _, fs := range fa.Sessions {
+			if len(fs.Events) == 0 {
+				continue
+			}
+			events, err := ev.encode(&fs)
+			if err != nil {
+				return nil, fmt.Errorf("agent %q: session %q: %w", fa.Key, fs.ID, err)
+			}
+			a.LoadEvents(fs.ID, events)
+		}
+		agents = append(agents, a)
 	}
 	slices.SortFunc(agents, func(a, b *store.Agent) int { return strings.Compare(a.Key, b.Key) })
-	l := &loaded{data: store.NewData(agents, 0), apiKeys: set(d.APIKeys), limiter: newLimiter(rl), oauthClients: d.OAuthClients}
+	l := &loaded{data: store.NewData(agents, ev.seq), apiKeys: set(d.APIKeys), limiter: newLimiter(rl), oauthClients: d.OAuthClients}
 	if len(d.APIKeys) > 0 {
 		l.clientKey = d.APIKeys[0]
 	}
@@ -113,4 +131,68 @@ func set(keys []string) map[string]bool {
 		m[k] = true
 	}
 	return m
+}
+
+// behaviourOf is how a fixture's agent replies.
+func behaviourOf(fa *fixtures.Agent) (*behaviour, error) {
+	b := &behaviour{}
+	if len(fa.Replies) > 0 {
+		rules := make([]replies.Rule, len(fa.Replies))
+		for i, r := range fa.Replies {
+			rules[i] = replies.Rule{Match: r.Match, Thinking: r.Thinking, Reply: r.Reply}
+			for _, t := range r.Tools {
+				rules[i].Tools = append(rules[i].Tools, replies.Tool(t))
+			}
+		}
+		var err error
+		if b.script, err = replies.Compile(rules); err != nil {
+			return nil, err
+		}
+	}
+	if p := fa.Stream; p != nil {
+		b.pace = &pace{first: p.FirstToken, perSecond: p.TokensPerSecond}
+	}
+	return b, nil
+}
+
+// eventLoader encodes the events of fixtures, numbering them across the
+// whole data in order, as the server numbers those it makes.
+type eventLoader struct {
+	seq uint64
+	ids map[string]bool
+}
+
+func (l *eventLoader) encode(fs *fixtures.Session) ([]*store.Event, error) {
+	events := make([]*store.Event, 0, len(fs.Events))
+	for i, fe := range fs.Events {
+		l.seq++
+		d := eventDoc{id: fe.ID, kind: fe.Type, session: fs.ID, hidden: fe.Hidden, fields: map[string]json.RawMessage{}}
+		if d.id == "" {
+			d.id = eventID(l.seq)
+		}
+		if !validKey(d.id) || l.ids[d.id] {
+			return nil, fmt.Errorf("event %q: the id is not a key, or is given twice", d.id)
+		}
+		l.ids[d.id] = true
+		at := fe.CreatedAt
+		if at.IsZero() {
+			at = fs.CreatedAt.Add(time.Duration(i+1) * time.Second)
+		}
+		d.createdAt = at.UTC().Format(time.RFC3339)
+		for name, v := range fe.Fields {
+			if name == "messages" { // in the order the server writes them
+				var ms []message
+				if b, err := json.Marshal(v); err == nil && json.Unmarshal(b, &ms) == nil {
+					v = ms
+				}
+			}
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("event %q: %s: %w", d.id, name, err)
+			}
+			d.fields[name] = raw
+		}
+		events = append(events, d.stored(store.OrderOf(l.seq)))
+	}
+	return events, nil
 }

@@ -483,3 +483,49 @@ func TestChunksJoinToTheText(t *testing.T) {
 		}
 	}
 }
+
+func TestScriptedRepliesAndLoadedEvents(t *testing.T) {
+	s, err := New(WithFixtureYAML([]byte(`
+agents:
+  - key: support
+    replies:
+      - match: "(?i)refund"
+        thinking: "About a refund."
+        tools:
+          - {name: corpora_search, configuration: kb, input: {query: "{{.Input}}"}, output: {results: []}}
+        reply: "Refunds take 5 days, {{.Session.Metadata.customer_name}} (turn {{.Turn}}, {{len .History}} before)."
+    sessions:
+      - id: chat
+        metadata: {customer_name: Ada}
+        created_at: 2024-01-15T10:00:00Z
+        events:
+          - {type: input_message, content: "Hello"}
+          - {type: agent_output, content: "Hi, how can I help?"}
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const url = "/v2/agents/support/sessions/chat/events"
+	loaded := decodeJSON[eventList](t, call(s, "GET", url, ""), 200).Events
+	if diff := cmp.Diff([]string{"input_message", "agent_output"}, types(loaded)); diff != "" || loaded[0].CreatedAt != "2024-01-15T10:00:01Z" {
+		t.Fatalf("loaded events (-want +got):\n%s%+v", diff, loaded)
+	}
+	got := decodeJSON[agentResponse](t, call(s, "POST", url, input("Where is my refund?", false)), 201).Events
+	if diff := cmp.Diff([]string{"input_message", "thinking", "tool_input", "tool_output", "agent_output"}, types(got)); diff != "" {
+		t.Fatalf("a scripted turn (-want +got):\n%s", diff)
+	}
+	if want := "Refunds take 5 days, Ada (turn 2, 1 before)."; got[4].Content != want {
+		t.Errorf("reply %q, want %q", got[4].Content, want)
+	}
+	if got[2].ID <= loaded[1].ID {
+		t.Errorf("a new event %s does not sort after the loaded %s", got[2].ID, loaded[1].ID)
+	}
+	other := decodeJSON[agentResponse](t, call(s, "POST", url, input("Something else", false)), 201).Events
+	if len(other) != 2 || other[1].Content == "" {
+		t.Errorf("without a matching rule the reply is generated: %+v", other)
+	}
+	s.Reset()
+	if diff := cmp.Diff(loaded, decodeJSON[eventList](t, call(s, "GET", url, ""), 200).Events); diff != "" {
+		t.Errorf("a reset gives back the loaded events (-want +got):\n%s", diff)
+	}
+}
