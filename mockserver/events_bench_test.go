@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -103,5 +104,31 @@ func BenchmarkEventMemory(b *testing.B) {
 		b.ReportMetric(heap/float64(events), "B/event")
 		b.ReportMetric(heap/float64(jsonBytes), "heap/JSON")
 		runtime.KeepAlive(s)
+	}
+}
+
+// BenchmarkTurnOverHTTP measures turns over a loopback connection, not
+// streamed and streamed without pace, where a stream pays a write and a
+// flush per frame.
+func BenchmarkTurnOverHTTP(b *testing.B) {
+	for _, stream := range []bool{false, true} {
+		b.Run(fmt.Sprintf("stream=%v", stream), func(b *testing.B) {
+			s := conversation(b, 100)
+			ts := httptest.NewServer(s)
+			defer ts.Close()
+			body := input("Where is my refund for the order I placed last week?", stream)
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("POST", ts.URL+eventsTarget, strings.NewReader(body))
+				req.Header.Set("X-Api-Key", "k")
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := ts.Client().Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
 	}
 }
