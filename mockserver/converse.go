@@ -219,7 +219,7 @@ func (s *Server) turnOf(a *store.Agent, sess *store.Session, text string) replie
 	}
 	if b.script.UsesHistory() { // a scan of the session, only for templates that ask
 		a.EachEvent(sess.ID, func(e *store.Event) bool {
-			if e.Kind == kindInput {
+			if e.Input {
 				in.History = append(in.History, textOf(e))
 			}
 			return true

@@ -30,7 +30,7 @@ const (
 
 // The event kinds the server stores.
 const (
-	kindInput      = store.InputKind
+	kindInput      = "input_message"
 	kindThinking   = "thinking"
 	kindToolInput  = "tool_input"
 	kindToolOutput = "tool_output"
@@ -106,7 +106,14 @@ func (d *eventDoc) stored(order string) *store.Event {
 	if digits := strings.TrimPrefix(id, eventIDPrefix); digits == order {
 		order = digits
 	}
-	return &store.Event{JSON: js, ID: id, Order: order, Kind: d.kind, Hidden: d.hidden}
+	return &store.Event{JSON: js, ID: id, Order: order, Input: d.kind == kindInput, Hidden: d.hidden}
+}
+
+// kindOf is an event's type, read from its JSON, which stored writes with
+// the type second: {"id":"...","type":"...".
+func kindOf(e *store.Event) string {
+	rest := e.JSON[len(`{"id":"`)+len(e.ID)+len(`","type":"`):]
+	return rest[:strings.IndexByte(rest, '"')]
 }
 
 // textOf is an input's message text, or an output's content.
@@ -142,7 +149,7 @@ func docOfEvent(e *store.Event) eventDoc {
 	if err := json.Unmarshal([]byte(e.JSON), &fields); err != nil {
 		panic("mockserver: a stored event does not decode: " + err.Error())
 	}
-	d := eventDoc{id: e.ID, kind: e.Kind, hidden: e.Hidden, createdAt: unquote(fields["created_at"]), session: unquote(fields["session_key"])}
+	d := eventDoc{id: e.ID, kind: kindOf(e), hidden: e.Hidden, createdAt: unquote(fields["created_at"]), session: unquote(fields["session_key"])}
 	for _, name := range []string{"id", "type", "session_key", "created_at", "hidden"} {
 		delete(fields, name)
 	}
@@ -281,18 +288,6 @@ func (s *Server) setHidden(w http.ResponseWriter, r *request, hidden bool) error
 	return nil
 }
 
-// visibleEvents returns the visible events of a session, in order.
-func visibleEvents(a *store.Agent, session string) []*store.Event {
-	var out []*store.Event
-	a.EachEvent(session, func(e *store.Event) bool {
-		if !e.Hidden {
-			out = append(out, e)
-		}
-		return true
-	})
-	return out
-}
-
 // indexOf returns the index of the event of id in events, or -1.
 func indexOf(events []*store.Event, id string) int {
 	return slices.IndexFunc(events, func(e *store.Event) bool { return e.ID == id })
@@ -303,7 +298,7 @@ func compactionOf(tx *store.Tx, session string, events []*store.Event, now time.
 	turns := 0
 	var inputs []string
 	for _, e := range events {
-		if e.Kind == kindInput {
+		if e.Input {
 			turns++
 			inputs = append(inputs, textOf(e))
 		}
@@ -329,9 +324,9 @@ func hasTurn(events []*store.Event) bool {
 	input := false
 	for _, e := range events {
 		switch {
-		case e.Kind == kindInput:
+		case e.Input:
 			input = true
-		case e.Kind == kindOutput && input:
+		case input && kindOf(e) == kindOutput:
 			return true
 		}
 	}
@@ -343,7 +338,7 @@ func hasTurn(events []*store.Event) bool {
 func (s *Server) compact(w http.ResponseWriter, a *store.Agent, sess *store.Session, anchor string) error {
 	var made *store.Event
 	err := s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
-		events := visibleEvents(a, sess.ID)
+		events := a.VisibleEvents(sess.ID)
 		var cut []*store.Event
 		if anchor != "" {
 			i := indexOf(events, anchor)
@@ -378,7 +373,7 @@ func (s *Server) compact(w http.ResponseWriter, a *store.Agent, sess *store.Sess
 func recentTurnsStart(events []*store.Event, keep int) int {
 	start := len(events)
 	for i := len(events) - 1; i >= 0 && keep > 0; i-- {
-		if events[i].Kind == kindInput {
+		if events[i].Input {
 			start = i
 			keep--
 		}
@@ -468,7 +463,7 @@ func (s *Server) forkEvents(tx *store.Tx, r *request, agentKey, key string, f *f
 	if src.Session(f.session) == nil {
 		return sessionNotFound(srcKey, f.session)
 	}
-	events := visibleEvents(src, f.session)
+	events := src.VisibleEvents(f.session)
 	var compacted []*store.Event
 	for _, cut := range []struct{ id, field string }{{f.upTo, "include_up_to_event_id"}, {f.compactUpTo, "compact_up_to_event_id"}} {
 		if cut.id == "" {

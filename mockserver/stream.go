@@ -189,7 +189,7 @@ func (s *Server) stream(w http.ResponseWriter, r *request, events []*store.Event
 	sw.rc.Flush()
 	var output *store.Event
 	for _, e := range events {
-		switch e.Kind {
+		switch kindOf(e) {
 		case kindThinking:
 			for _, c := range chunks(turn.Thinking) {
 				sw.chunk("streaming_thinking", c)

@@ -4,17 +4,24 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/tidwall/btree"
 )
 
 // Event is a stored event of a session's conversation: its wire JSON and
 // what the server looks at. An Event is never modified once stored.
+//
+// It is laid out to be small, as a server may hold millions: the caller
+// makes ID and Order parts of JSON where it can.
 type Event struct {
 	JSON string // the wire object, without a newline
 	ID   string
 	// Order places the event in its session: events list in Order, which
-	// OrderOf makes from a sequence number, so that ids need not sort.
+	// OrderOf makes from a sequence number, so that ids need not sort. An
+	// event whose ID ends with its Order is found by it; others have an
+	// index of their own.
 	Order  string
-	Kind   string // the event type, such as input_message
+	Input  bool // it counts as a turn's input
 	Hidden bool
 }
 
@@ -22,6 +29,9 @@ func (e *Event) key() string                 { return e.Order }
 func (*Event) withKey(k string) *Event       { return &Event{Order: k} }
 func (e *Event) enabled() bool               { return !e.Hidden }
 func (e *Event) matches(*regexp.Regexp) bool { return true }
+
+// byOrder reports whether e is found by the Order at the end of its ID.
+func (e *Event) byOrder() bool { return strings.HasSuffix(e.ID, e.Order) }
 
 // OrderDigits is the length of an Order: decimal digits, zero-padded, so
 // that Orders sort as their numbers do.
@@ -33,7 +43,7 @@ func OrderOf(n uint64) string {
 	return strings.Repeat("0", max(0, OrderDigits-len(d))) + d
 }
 
-// byID indexes a log's events by id.
+// byID indexes the events whose ID does not end with their Order.
 type byID struct{ e *Event }
 
 func (b byID) key() string                 { return b.e.ID }
@@ -41,17 +51,15 @@ func (byID) withKey(k string) byID         { return byID{&Event{ID: k}} }
 func (b byID) enabled() bool               { return true }
 func (b byID) matches(*regexp.Regexp) bool { return true }
 
-// log is one session's events: in order, with an index of the visible
-// ones (enabled, to the set) and one by id.
+// log is one session's events in order, in two indexes, the visible and the
+// hidden ones, so that each event costs one entry, and both lists page in
+// O(log n + limit).
 type log struct {
-	session string
-	events  set[*Event]
-	ids     tree[byID]
-	inputs  int // of Kind InputKind
+	session         string
+	visible, hidden tree[*Event]
+	others          tree[byID] // the events not found by their Order
+	inputs          int
 }
-
-// InputKind is the Kind of the events that count as a turn's input.
-const InputKind = "input_message"
 
 func (l *log) key() string                 { return l.session }
 func (*log) withKey(k string) *log         { return &log{session: k} }
@@ -59,37 +67,95 @@ func (l *log) enabled() bool               { return true }
 func (l *log) matches(*regexp.Regexp) bool { return true }
 
 func newLog(session string, events []*Event) *log {
-	l := &log{session: session, events: load(events), ids: newTree[byID]()}
+	l := &log{session: session, visible: newTree[*Event](), hidden: newTree[*Event](), others: newTree[byID]()}
 	for _, e := range events {
-		l.ids.set(byID{e})
-		l.count(e, 1)
+		l.add(e)
 	}
 	return l
 }
 
 func (l *log) copy() *log {
-	return &log{session: l.session, events: l.events.copy(), ids: l.ids.copy(), inputs: l.inputs}
+	return &log{session: l.session, visible: l.visible.copy(), hidden: l.hidden.copy(), others: l.others.copy(), inputs: l.inputs}
 }
 
-func (l *log) count(e *Event, n int) {
-	if e.Kind == InputKind {
-		l.inputs += n
+func (l *log) index(e *Event) tree[*Event] {
+	if e.Hidden {
+		return l.hidden
 	}
+	return l.visible
+}
+
+func (l *log) add(e *Event) {
+	l.index(e).set(e)
+	if !e.byOrder() {
+		l.others.set(byID{e})
+	}
+	if e.Input {
+		l.inputs++
+	}
+}
+
+func (l *log) remove(e *Event) {
+	l.index(e).delete(e.Order)
+	if !e.byOrder() {
+		l.others.delete(e.ID)
+	}
+	if e.Input {
+		l.inputs--
+	}
+}
+
+// get returns the event of id, or nil.
+func (l *log) get(id string) *Event {
+	if len(id) > OrderDigits {
+		order := id[len(id)-OrderDigits:]
+		for _, t := range []tree[*Event]{l.visible, l.hidden} {
+			if e, ok := t.get(order); ok && e.ID == id {
+				return e
+			}
+		}
+	}
+	b, _ := l.others.get(id)
+	return b.e
 }
 
 // put adds e, or replaces the event of its id. l must be a copy.
 func (l *log) put(e *Event) {
-	if old, ok := l.ids.get(e.ID); ok {
-		l.events.remove(old.e.Order)
-		l.count(old.e, -1)
+	if old := l.get(e.ID); old != nil {
+		l.remove(old)
 	}
-	l.events.put(e)
-	l.ids.set(byID{e})
-	l.count(e, 1)
+	l.add(e)
 }
 
-// Events returns one page of the events of a's session key, in order:
-// the visible ones, or with q.Enabled AnyEnabled also the hidden. q.After is
+// each calls f for the events with an Order greater than after, visible
+// and hidden ones merged in order, until f returns false.
+func (l *log) each(after string, f func(*Event) bool) {
+	vi, hi := l.visible.t.Iter(), l.hidden.t.Iter()
+	defer vi.Release()
+	defer hi.Release()
+	seek := func(it *btree.IterG[*Event]) bool {
+		ok := it.Seek(&Event{Order: after})
+		for ok && it.Item().Order == after {
+			ok = it.Next()
+		}
+		return ok
+	}
+	vok, hok := seek(&vi), seek(&hi)
+	for vok || hok {
+		var e *Event
+		if hok && (!vok || hi.Item().Order < vi.Item().Order) {
+			e, hok = hi.Item(), hi.Next()
+		} else {
+			e, vok = vi.Item(), vi.Next()
+		}
+		if !f(e) {
+			return
+		}
+	}
+}
+
+// Events returns one page of the events of a's session key, in order: the
+// visible ones, or with q.Enabled AnyEnabled also the hidden. q.After is
 // the Order of the last event of the previous page. A page costs O(log n +
 // limit).
 func (s *Snapshot) Events(a *Agent, session string, q Query) Page[*Event] {
@@ -97,7 +163,19 @@ func (s *Snapshot) Events(a *Agent, session string, q Query) Page[*Event] {
 	if !ok {
 		return Page[*Event]{Items: []*Event{}}
 	}
-	return l.events.page(q, nil)
+	if q.Enabled != AnyEnabled {
+		return set[*Event]{all: l.visible, on: l.visible, off: l.hidden}.page(q, nil)
+	}
+	p := Page[*Event]{Items: make([]*Event, 0, q.Limit), Total: l.visible.len() + l.hidden.len()}
+	l.each(q.After, func(e *Event) bool {
+		if len(p.Items) == q.Limit {
+			p.More = true
+			return false
+		}
+		p.Items = append(p.Items, e)
+		return true
+	})
+	return p
 }
 
 // LoadEvents gives the session key of a, a new agent not yet stored, its
@@ -112,8 +190,7 @@ func (a *Agent) Event(session, id string) *Event {
 	if !ok {
 		return nil
 	}
-	e, _ := l.ids.get(id)
-	return e.e
+	return l.get(id)
 }
 
 // Inputs is the number of input events, hidden or not, of a's session key.
@@ -125,23 +202,24 @@ func (a *Agent) Inputs(session string) int {
 	return l.inputs
 }
 
-// EventCount is the number of events, hidden or not, of a's session key.
-func (a *Agent) EventCount(session string) int {
-	l, ok := a.logs.get(session)
-	if !ok {
-		return 0
-	}
-	return l.events.all.len()
-}
-
 // EachEvent calls f for the events of a's session key in order, hidden or
 // not, until f returns false.
 func (a *Agent) EachEvent(session string, f func(*Event) bool) {
-	l, ok := a.logs.get(session)
-	if !ok {
-		return
+	if l, ok := a.logs.get(session); ok {
+		l.each("", f)
 	}
-	l.events.all.each(f)
+}
+
+// VisibleEvents returns the visible events of a's session key, in order.
+func (a *Agent) VisibleEvents(session string) []*Event {
+	var out []*Event
+	if l, ok := a.logs.get(session); ok {
+		l.visible.each(func(e *Event) bool {
+			out = append(out, e)
+			return true
+		})
+	}
+	return out
 }
 
 // NextEvent returns the sequence number of the next event the write makes;
@@ -183,14 +261,12 @@ func (tx *Tx) DeleteEvent(agentKey, session, id string) (*Event, error) {
 	if !ok {
 		return nil, nil
 	}
-	old, ok := l.ids.get(id)
-	if !ok {
+	old := l.get(id)
+	if old == nil {
 		return nil, nil
 	}
 	l = l.copy()
-	l.events.remove(old.e.Order)
-	l.ids.delete(id)
-	l.count(old.e, -1)
+	l.remove(old)
 	a.logs.set(l)
-	return old.e, nil
+	return old, nil
 }
