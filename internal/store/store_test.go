@@ -290,3 +290,52 @@ func TestStoresShareTheirData(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+func TestEventLogs(t *testing.T) {
+	var events []*Event
+	for i := 1; i <= 9; i++ {
+		id := "aev_" + OrderOf(uint64(i)) // found by its order
+		if i%3 == 0 {
+			id = fmt.Sprint("aev_custom_", i) // found by its own index
+		}
+		events = append(events, &Event{ID: id, Order: OrderOf(uint64(i)), Hidden: i%2 == 0, Input: i%4 == 1})
+	}
+	a := NewAgent(Agent{Key: "agt_a"}, []*Session{{ID: "s"}})
+	a.LoadEvents("s", events)
+	snap := New(NewData([]*Agent{a}, 9), epoch).Snapshot()
+	a = snap.Agent("agt_a")
+	walk := func(e Enabled) []string {
+		var got []string
+		for q := (Query{Limit: 2, Enabled: e}); ; {
+			p := snap.Events(a, "s", q)
+			for _, ev := range p.Items {
+				got = append(got, ev.ID)
+			}
+			if !p.More {
+				return got
+			}
+			q.After = p.Items[len(p.Items)-1].Order
+		}
+	}
+	var all, visible []string
+	for _, e := range events {
+		all = append(all, e.ID)
+		if !e.Hidden {
+			visible = append(visible, e.ID)
+		}
+	}
+	if diff := cmp.Diff(all, walk(AnyEnabled)); diff != "" {
+		t.Errorf("all, hidden ones merged in (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(visible, walk(OnlyEnabled)); diff != "" {
+		t.Errorf("visible (-want +got):\n%s", diff)
+	}
+	for _, e := range events {
+		if got := a.Event("s", e.ID); got != e {
+			t.Errorf("Event(%s) = %v", e.ID, got)
+		}
+	}
+	if a.Event("s", "aev_"+OrderOf(3)) != nil || a.Inputs("s") != 3 {
+		t.Errorf("an id that is not the event's found %v; inputs %d", a.Event("s", "aev_"+OrderOf(3)), a.Inputs("s"))
+	}
+}
