@@ -45,9 +45,16 @@ func trusting(t *testing.T, path string) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
-// writeKeyPair writes a self-signed certificate for 127.0.0.1 and its key to
-// PEM files in dir, and returns their paths.
+// writeKeyPair writes a self-signed certificate for 127.0.0.1, valid now,
+// and its key to PEM files in dir, and returns their paths.
 func writeKeyPair(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	return writeKeyPairValid(t, dir, name, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+}
+
+// writeKeyPairValid is writeKeyPair with a certificate valid from
+// notBefore to notAfter.
+func writeKeyPairValid(t *testing.T, dir, name string, notBefore, notAfter time.Time) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -55,7 +62,7 @@ func writeKeyPair(t *testing.T, dir, name string) (certFile, keyFile string) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true, IsCA: true, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
@@ -201,6 +208,24 @@ func TestTLSWithGivenFiles(t *testing.T) {
 				t.Errorf("a stop took the file given: %v", err)
 			}
 		})
+	}
+}
+
+// TestAnExpiredCertificateIsServedWithAWarning: clients will refuse it,
+// which a test may want.
+func TestAnExpiredCertificateIsServedWithAWarning(t *testing.T) {
+	certFile, keyFile := writeKeyPairValid(t, t.TempDir(), "expired", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	r := start(t, noEnv, "-tls-cert", certFile, "-tls-key", keyFile)
+	if !strings.Contains(r.stderr.String(), "level=WARN msg=\"the certificate is not valid now") {
+		t.Errorf("no warning in the log:\n%s", r.stderr)
+	}
+	resp, err := r.client.Get(r.url + "/__admin/health")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a client accepted an expired certificate")
+	}
+	if !strings.Contains(err.Error(), "expired") {
+		t.Errorf("error %v, want one about the expired certificate", err)
 	}
 }
 
