@@ -8,6 +8,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,9 +100,15 @@ func WithAdminToken(token string) Option { return mockserver.WithAdminToken(toke
 // own, like -stream-pace ("40/s", or "300ms,40/s").
 func WithStreamPace(spec string) Option { return mockserver.WithStreamPace(spec) }
 
+// WithTLS serves the API over HTTPS, HTTP/2 and HTTP/1.1, like -tls and
+// httptest.NewTLSServer: Client trusts the server's certificate, and
+// Certificate returns it.
+func WithTLS() Option { return mockserver.WithTLS() }
+
 // TestServer is a running mock API, with the controls a test needs.
 type TestServer struct {
-	// URL is the base URL, such as http://127.0.0.1:54321, with no trailing slash.
+	// URL is the base URL, such as http://127.0.0.1:54321 (https:// with
+	// WithTLS), with no trailing slash.
 	URL string
 	// APIKey is the key that Client adds to requests that carry none.
 	APIKey string
@@ -129,7 +137,15 @@ func NewServer(opts ...Option) (*TestServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agentmock: %w", err)
 	}
-	ts := &TestServer{srv: srv, APIKey: srv.ClientKey(), http: httptest.NewServer(srv)}
+	ts := &TestServer{srv: srv, APIKey: srv.ClientKey(), http: httptest.NewUnstartedServer(srv)}
+	if srv.TLS() {
+		ts.http.EnableHTTP2 = true
+		// httptest offers h2 alone; offer HTTP/1.1 too, as -tls does.
+		ts.http.TLS = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
+		ts.http.StartTLS()
+	} else {
+		ts.http.Start()
+	}
 	if ts.APIKey == "" {
 		ts.APIKey = DefaultAPIKey
 	}
@@ -139,6 +155,7 @@ func NewServer(opts ...Option) (*TestServer, error) {
 
 // Client returns an HTTP client for the server that adds the x-api-key header
 // with APIKey to every request that has neither x-api-key nor Authorization.
+// With WithTLS it trusts the server's certificate and speaks HTTP/2.
 func (s *TestServer) Client() *http.Client {
 	c := *s.http.Client()
 	c.Transport = keyTransport{key: s.APIKey, next: c.Transport}
@@ -150,7 +167,8 @@ func (s *TestServer) Client() *http.Client {
 // PUT, DELETE) again, once, when a reused connection dies before any byte
 // of the response, so Client hides a single connection_reset or
 // empty_response: the journal shows the fault and then a 200. Use this
-// client, or times: 2, to see every fault.
+// client, or times: 2, to see every fault. Over HTTP/2 (WithTLS) a fault
+// resets its stream, which Client does not send again, so Client sees it.
 func (s *TestServer) ClientWithoutKeepAlive() *http.Client {
 	c := s.Client()
 	t := s.http.Client().Transport.(*http.Transport).Clone()
@@ -158,6 +176,10 @@ func (s *TestServer) ClientWithoutKeepAlive() *http.Client {
 	c.Transport = keyTransport{key: s.APIKey, next: t}
 	return c
 }
+
+// Certificate returns the certificate of a server started with WithTLS,
+// for clients other than Client to trust; without WithTLS it returns nil.
+func (s *TestServer) Certificate() *x509.Certificate { return s.http.Certificate() }
 
 // Close shuts the server down: injected delays in flight end at once, and it
 // waits for the other requests in flight. The test's cleanup calls it;

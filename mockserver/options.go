@@ -26,6 +26,7 @@ type config struct {
 	adminToken  *string
 	journalSize int
 	streamPace  string
+	tls         bool
 }
 
 type generation struct {
@@ -146,3 +147,15 @@ func WithJournalSize(n int) Option {
 func WithStreamPace(spec string) Option {
 	return func(c *config) { c.streamPace = spec }
 }
+
+// WithTLS asks for the server to be served over HTTPS, like -tls: the root
+// package's NewTestServer and NewServer then serve HTTP/2 and HTTP/1.1 with
+// a certificate that their Client trusts. A Server mounted in an
+// http.Server of one's own is served as that server says; Server.TLS
+// reports the wish.
+func WithTLS() Option {
+	return func(c *config) { c.tls = true }
+}
+
+// TLS reports whether WithTLS was given.
+func (s *Server) TLS() bool { return s.cfg.tls }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +67,12 @@ type options struct {
 	adminToken  string
 	journalSize int
 	streamPace  string
+
+	// tls serves HTTPS: with the files of tlsCert and tlsKey when given,
+	// else with a certificate made at start.
+	tls     bool
+	tlsCert string
+	tlsKey  string
 
 	from origin // the flags whose values came from the environment
 }
@@ -150,6 +157,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&o.adminToken, "admin-token", "", "require Authorization: Bearer `token` on admin calls (default: no token)")
 	fs.IntVar(&o.journalSize, "journal-size", mockserver.DefaultJournalSize, "requests the journal keeps; 0 turns it off")
 	fs.StringVar(&o.streamPace, "stream-pace", "", "pace of streamed replies, such as `40/s` or 300ms,40/s (words per second, after a first-token wait; default: none)")
+	fs.BoolVar(&o.tls, "tls", false, "serve HTTPS (HTTP/2 and HTTP/1.1) with a certificate made at start for 127.0.0.1, ::1 and localhost; its PEM file is named at start")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) of this PEM `file`, with -tls-key")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "the PEM `file` of the private key of -tls-cert")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "close a connection whose request headers take longer")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "close a keep-alive connection idle for longer")
 	if err := fs.Parse(args); err != nil {
@@ -215,6 +225,20 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if o.idleTimeout <= 0 {
 		return nil, fmt.Errorf("%s must be positive, not %v", from.of("idle-timeout"), o.idleTimeout)
 	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		given, missing := "tls-cert", "tls-key"
+		if o.tlsCert == "" {
+			given, missing = missing, given
+		}
+		return nil, fmt.Errorf("%s needs -%s (or %s) too: give both files, or neither for a certificate made at start",
+			from.of(given), missing, envName(missing))
+	}
+	if o.tlsCert != "" {
+		if set["tls"] && !o.tls {
+			return nil, fmt.Errorf("%s=false contradicts %s: leave it out, as the files imply it", from.of("tls"), from.of("tls-cert"))
+		}
+		o.tls = true
+	}
 	if o.journalSize < 0 {
 		return nil, fmt.Errorf("%s cannot be negative", from.of("journal-size"))
 	}
@@ -246,7 +270,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `Usage: agentmock [flags]
 
 agentmock serves the mock Agent Sessions API until SIGINT or SIGTERM. SIGHUP
-reloads the fixtures and scenarios files, all or nothing.
+reloads the fixtures and scenarios files, all or nothing. When it is ready it
+prints "agentmock listening on URL"; with -tls, after a line "agentmock
+certificate FILE" that names the PEM file for clients to trust.
 
 Flags:
 `)
@@ -461,6 +487,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	}
 	log := o.logger(stderr)
+	var cert *serving
+	if o.tlsCert != "" {
+		if cert, err = o.loadCertificate(); err != nil {
+			fmt.Fprintf(stderr, "agentmock: %v\n", err)
+			return exitUsage
+		}
+		if outsideValidity(cert.cert, time.Now()) {
+			log.Warn("the certificate is not valid now; clients will refuse it", "file", cert.file,
+				"not_before", cert.cert.Leaf.NotBefore, "not_after", cert.cert.Leaf.NotAfter)
+		}
+	}
 	data, err := o.loadData()
 	if err != nil {
 		fmt.Fprintf(stderr, "agentmock: %v\n", err)
@@ -502,6 +539,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer stopGC()
 	go refitGC(gcCtx, getenv, gcRefitInterval)
+	if o.tls && cert == nil {
+		if cert, err = makeCertificate(o.addr, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "agentmock: a certificate for -tls: %v\n", err)
+			return exitError
+		}
+		defer os.RemoveAll(cert.dir) // a client has no use for it once the server is gone
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "agentmock: %v\n", err)
@@ -515,10 +559,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	url := "http://" + ln.Addr().String()
-	log.Info("ready", "url", url, "agents", agents)
-	fmt.Fprintf(stdout, "agentmock listening on %s\n", url)
+	var ready string
+	if cert != nil {
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.cert}, NextProtos: []string{"h2", "http/1.1"}}
+		go func() { served <- hs.ServeTLS(ln, "", "") }()
+		url = "https://" + ln.Addr().String()
+		// Before the URL, so that whoever waits for the URL finds the file.
+		ready = fmt.Sprintf("agentmock certificate %s\n", cert.file)
+		log.Info("ready", "url", url, "certificate", cert.file, "agents", agents)
+	} else {
+		go func() { served <- hs.Serve(ln) }()
+		log.Info("ready", "url", url, "agents", agents)
+	}
+	fmt.Fprintf(stdout, "%sagentmock listening on %s\n", ready, url)
 
 	for {
 		select {

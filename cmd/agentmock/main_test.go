@@ -39,6 +39,8 @@ func noEnv(string) string { return "" }
 // running is an agentmock started by run in the background.
 type running struct {
 	url    string
+	cert   string       // the PEM file of the ready lines, with -tls
+	client *http.Client // trusts cert, and speaks HTTP/2 over TLS
 	stderr *syncBuffer
 	hup    chan os.Signal
 	stop   context.CancelFunc
@@ -49,22 +51,34 @@ func start(t *testing.T, getenv func(string) string, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	r := &running{stderr: &syncBuffer{}, hup: make(chan os.Signal, 1), stop: cancel, exit: make(chan int, 1)}
+	r := &running{client: http.DefaultClient, stderr: &syncBuffer{}, hup: make(chan os.Signal, 1), stop: cancel, exit: make(chan int, 1)}
 	go func() {
 		r.exit <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), getenv, pw, r.stderr, r.hup)
 		pw.Close()
 	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
+	// With -tls, a line names the certificate before the line of the URL.
+	br := bufio.NewReader(pr)
+	line, err := br.ReadString('\n')
+	if cert, ok := strings.CutPrefix(strings.TrimSpace(line), "agentmock certificate "); ok && err == nil {
+		r.cert = cert
+		line, err = br.ReadString('\n')
+	}
 	if err != nil {
 		t.Fatalf("no ready line: %v; stderr:\n%s", err, r.stderr)
 	}
 	go io.Copy(io.Discard, pr)
-	_, url, ok := strings.Cut(strings.TrimSpace(line), " on ")
-	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "agentmock listening on ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") && !strings.HasPrefix(url, "https://127.0.0.1:") {
 		t.Fatalf("ready line %q has no URL", line)
 	}
 	r.url = url
+	if r.cert != "" {
+		r.client = trusting(t, r.cert)
+	}
 	t.Cleanup(func() {
+		// An idle HTTP/2 connection would hold the stop up for the second
+		// that the server gives its client to go after a GOAWAY.
+		r.client.CloseIdleConnections()
 		cancel()
 		select {
 		case <-r.exit:
@@ -81,7 +95,7 @@ func (r *running) get(t *testing.T, path string, key string) int {
 	if key != "" {
 		req.Header.Set("X-Api-Key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func (r *running) call(t *testing.T, method, path, body string) (int, string) {
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Api-Key", "k")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
