@@ -3,6 +3,7 @@ package mockserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"strconv"
@@ -127,6 +128,9 @@ func closeConnection(w http.ResponseWriter, reset bool) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*tls.Conn); ok && reset {
+		conn = tc.NetConn() // a reset is the TCP connection's, under TLS too
 	}
 	if tcp, ok := conn.(*net.TCPConn); ok && reset {
 		tcp.SetLinger(0)

@@ -296,7 +296,7 @@ func TestFaultsOverTLS(t *testing.T) {
 	}{
 		{"connection_reset over HTTP/2 resets the stream", true, "connection_reset", "INTERNAL_ERROR"},
 		{"truncated_body over HTTP/2 resets the stream", true, "truncated_body", "INTERNAL_ERROR"},
-		{"connection_reset over HTTP/1.1 closes the connection", false, "connection_reset", "EOF"},
+		{"connection_reset over HTTP/1.1 resets the TCP connection under TLS", false, "connection_reset", "connection reset"},
 		{"empty_response over HTTP/1.1 closes the connection", false, "empty_response", "EOF"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
