@@ -50,39 +50,18 @@ var configOrder = []string{"tool_configurations", "model", "first_step", "compac
 
 // encode returns the agent's wire object, without a newline.
 func (d *agentDoc) encode() string {
-	var b bytes.Buffer
-	field := func(name string, v json.RawMessage) {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		q, _ := json.Marshal(name) // a string always marshals
-		b.Write(q)
-		b.WriteByte(':')
-		json.Compact(&b, v) // v is valid JSON: it was decoded or made here
-	}
-	str := func(s string) json.RawMessage { q, _ := json.Marshal(s); return q }
-	b.WriteByte('{')
-	field("key", str(d.key))
-	field("name", str(d.name))
+	var o objectWriter
+	o.str("key", d.key)
+	o.str("name", d.name)
 	if d.description != "" {
-		field("description", str(d.description))
+		o.str("description", d.description)
 	}
-	for _, name := range configOrder {
-		if v, ok := d.config[name]; ok {
-			field(name, v)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(d.config)) {
-		if !slices.Contains(configOrder, name) {
-			field(name, d.config[name])
-		}
-	}
-	field("metadata", d.metadata)
-	field("enabled", json.RawMessage(strconv.FormatBool(d.enabled)))
-	field("created_at", str(d.createdAt.UTC().Format(time.RFC3339)))
-	field("updated_at", str(d.updatedAt.UTC().Format(time.RFC3339)))
-	b.WriteByte('}')
-	return b.String()
+	o.ordered(d.config, configOrder)
+	o.raw("metadata", d.metadata)
+	o.raw("enabled", []byte(strconv.FormatBool(d.enabled)))
+	o.str("created_at", d.createdAt.UTC().Format(time.RFC3339))
+	o.str("updated_at", d.updatedAt.UTC().Format(time.RFC3339))
+	return o.done()
 }
 
 // info is the store's agent for d.

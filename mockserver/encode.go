@@ -1,7 +1,9 @@
 package mockserver
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -215,4 +217,50 @@ func wireOfStored(s *store.Session) wireSession {
 		panic("mockserver: a stored session does not decode: " + err.Error())
 	}
 	return w
+}
+
+// objectWriter writes a JSON object field by field, in the order written,
+// for the agents and events the server stores as JSON.
+type objectWriter struct{ b bytes.Buffer }
+
+// raw writes a field whose value is JSON already; a value that is not is a
+// bug (values are decoded or made here).
+func (o *objectWriter) raw(name string, v []byte) {
+	if o.b.Len() == 0 {
+		o.b.WriteByte('{')
+	} else {
+		o.b.WriteByte(',')
+	}
+	q, _ := json.Marshal(name) // a string always marshals
+	o.b.Write(q)
+	o.b.WriteByte(':')
+	if err := json.Compact(&o.b, v); err != nil {
+		panic("mockserver: a stored value is not JSON: " + err.Error())
+	}
+}
+
+func (o *objectWriter) str(name, s string) {
+	q, _ := json.Marshal(s) // a string always marshals
+	o.raw(name, q)
+}
+
+// ordered writes the fields, those named in order first, in that order,
+// then the others, sorted.
+func (o *objectWriter) ordered(fields map[string]json.RawMessage, order []string) {
+	for _, name := range order {
+		if v, ok := fields[name]; ok {
+			o.raw(name, v)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if !slices.Contains(order, name) {
+			o.raw(name, fields[name])
+		}
+	}
+}
+
+// done closes the object and returns it.
+func (o *objectWriter) done() string {
+	o.b.WriteByte('}')
+	return o.b.String()
 }

@@ -70,36 +70,16 @@ type eventDoc struct {
 
 // stored encodes d as the store's event placed at order.
 func (d *eventDoc) stored(order string) *store.Event {
-	var b bytes.Buffer
-	field := func(name string, v []byte) {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Quote(name)) // field names are plain ASCII
-		b.WriteByte(':')
-		json.Compact(&b, v) // v is valid JSON: it was decoded or made here
-	}
-	str := func(s string) []byte { q, _ := json.Marshal(s); return q }
-	b.WriteByte('{')
-	field("id", str(d.id))
-	field("type", str(d.kind))
-	field("session_key", str(d.session))
-	for _, name := range eventFieldOrder {
-		if v, ok := d.fields[name]; ok {
-			field(name, v)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(d.fields)) {
-		if !slices.Contains(eventFieldOrder, name) {
-			field(name, d.fields[name])
-		}
-	}
-	field("created_at", str(d.createdAt))
+	var o objectWriter
+	o.str("id", d.id)
+	o.str("type", d.kind)
+	o.str("session_key", d.session)
+	o.ordered(d.fields, eventFieldOrder)
+	o.str("created_at", d.createdAt)
 	if d.hidden {
-		field("hidden", []byte("true"))
+		o.raw("hidden", []byte("true"))
 	}
-	b.WriteByte('}')
-	js := b.String()
+	js := o.done()
 	// The id, and the Order in an id the server made, are parts of the JSON
 	// ({"id":"...), to spare their memory.
 	id := js[len(`{"id":"`):][:len(d.id)]

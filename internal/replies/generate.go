@@ -2,7 +2,6 @@ package replies
 
 import (
 	"hash/fnv"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"unicode"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/brianvoe/gofakeit/v7"
 	"github.com/brianvoe/gofakeit/v7/data"
+
+	"github.com/agentmock/agentmock/internal/seeded"
 )
 
 // maxPhraseWords is the longest phrase of the input that a generated reply
@@ -25,7 +26,7 @@ const maxPhraseWords = 2
 // never from the clock: the same in gives the same reply on every run and
 // machine, and another turn or input another one.
 func Generate(in Input) Turn {
-	f := newFaker(seedOf(in))
+	f := seeded.Faker(seedOf(in))
 	topic, detail := "request", ""
 	if p := phrases(in.Input); len(p) > 0 {
 		topic, detail = p[0], p[len(p)-1]
@@ -42,18 +43,18 @@ func Generate(in Input) Turn {
 	if in.Turn > 1 {
 		openers = laterOpeners[:]
 	}
-	b.WriteString(r(openers[pick(f, len(openers))]))
+	b.WriteString(r(openers[seeded.Pick(f, len(openers))]))
 	// One or two middle sentences, never the same one twice.
-	m := pick(f, len(middles))
+	m := seeded.Pick(f, len(middles))
 	b.WriteByte(' ')
 	b.WriteString(fill(f, r(middles[m])))
-	if pick(f, 2) == 1 {
-		m = (m + 1 + pick(f, len(middles)-1)) % len(middles)
+	if seeded.Pick(f, 2) == 1 {
+		m = (m + 1 + seeded.Pick(f, len(middles)-1)) % len(middles)
 		b.WriteByte(' ')
 		b.WriteString(fill(f, r(middles[m])))
 	}
 	b.WriteByte(' ')
-	b.WriteString(r(closers[pick(f, len(closers))]))
+	b.WriteString(r(closers[seeded.Pick(f, len(closers))]))
 	return Turn{Reply: b.String()}
 }
 
@@ -100,11 +101,11 @@ var teams = [...]string{"billing", "support", "technical", "accounts", "product"
 func fill(f *gofakeit.Faker, s string) string {
 	first := data.Person["first"]
 	for _, p := range [...]struct{ key, value string }{
-		{"{name}", first[pick(f, len(first))]},
-		{"{team}", teams[pick(f, len(teams))]},
-		{"{hours}", strconv.Itoa(2 + pick(f, 47))},
-		{"{days}", strconv.Itoa(1 + pick(f, 29))},
-		{"{case}", strconv.Itoa(100000 + pick(f, 900000))},
+		{"{name}", first[seeded.Pick(f, len(first))]},
+		{"{team}", teams[seeded.Pick(f, len(teams))]},
+		{"{hours}", strconv.Itoa(2 + seeded.Pick(f, 47))},
+		{"{days}", strconv.Itoa(1 + seeded.Pick(f, 29))},
+		{"{case}", strconv.Itoa(100000 + seeded.Pick(f, 900000))},
 	} {
 		s = strings.ReplaceAll(s, p.key, p.value)
 	}
@@ -199,25 +200,4 @@ func seedOf(in Input) uint64 {
 		h.Write([]byte{0})
 	}
 	return h.Sum64()
-}
-
-// newFaker returns a faker that only this call uses, so it skips the lock.
-func newFaker(seed uint64) *gofakeit.Faker {
-	return gofakeit.NewFaker(rand.NewPCG(seed, mix(seed)), false)
-}
-
-// pick returns a number in [0, n). Faker.IntN takes another path on 32-bit
-// platforms, which would make replies differ between machines; this does
-// not.
-func pick(f *gofakeit.Faker, n int) int {
-	return int((f.Uint64() >> 32) * uint64(n) >> 32)
-}
-
-// mix is SplitMix64's finalizer, so that the two halves of the PCG state
-// differ.
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
 }
