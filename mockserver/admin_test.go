@@ -124,6 +124,10 @@ func TestAdminScenarioCalls(t *testing.T) {
 		{"an unknown field is a 400", `{"name":"slow","colour":1}`, 400, "body"},
 		{"a bad status in a rule is a 400 naming it", `{"rules":[{"respond":{"status":700}}]}`, 400, "rules[0].respond.status"},
 		{"a number as a duration is a 400", `{"rules":[{"delay":300}]}`, 400, "rules[0].delay"},
+		{"an empty list of rules is a 400", `{"name":"x","rules":[]}`, 400, "rules"},
+		{"a bad retry_after is a 400 naming it", `{"rules":[{"respond":{"status":429,"retry_after":"soon"}}]}`, 400, "rules[0].respond.retry_after"},
+		{"a method HTTP does not have is a 400", `{"rules":[{"match":{"method":"FETCH"},"fault":"empty_response"}]}`, 400, "rules[0].match.method"},
+		{"after_chunks without a stream fault is a 400", `{"rules":[{"fault":"empty_response","after_chunks":2}]}`, 400, "rules[0].after_chunks"},
 		{"a body that is not JSON is a 400", `name=slow`, 400, "body"},
 	}
 	for _, tt := range bad {
