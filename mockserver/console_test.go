@@ -19,6 +19,8 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/agentmock/agentmock/scenarios"
 )
 
 var consoleScreenshot = flag.String("console-screenshot", "", "write a screenshot of the console with a conversation to this PNG file")
@@ -489,6 +491,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.notSee(journal, "· this console")
 	p.see(journal, "filter=probe")
 	p.click(`//input[@id=//label[normalize-space()="Hide this console's"]/@for]`)
+
+	// A stream that fails part way: the page says so, and keeps what came.
+	for _, fault := range []struct{ name, shows string }{
+		{"stream_error", "The stream reported an error: injected stream error"},
+		{"stream_cut", "The stream broke off before its end frame"},
+	} {
+		if err := s.ActivateRules(fault.name, 0, []scenarios.Rule{{Fault: scenarios.Fault(fault.name), AfterChunks: 1}}, ""); err != nil {
+			t.Fatal(err)
+		}
+		p.fill("Message", "Is the refund on its way? "+fault.name)
+		p.click(button("Send"))
+		p.see(region("Conversation"), fault.shows)
+		p.see(events, "Is the refund on its way? "+fault.name)
+		s.DeactivateScenario("")
+	}
 
 	// A scenario on: the next list is a 429; off: the list is back.
 	p.see(scenario, "No scenario is active")

@@ -483,6 +483,7 @@
     let thinking = null;
     let output = null;
     let ended = false;
+    let broken = null;
     await readFrames(res, (f) => {
       switch (f.type) {
         case 'streaming_thinking':
@@ -519,9 +520,13 @@
           $('events').append(eventItem(f));
       }
       scrollToEnd();
-    });
+    }).catch((err) => { broken = err; });
     for (const part of [thinking, output]) if (part) streaming(part.li, false);
-    if (!ended) say('send-error', 'The stream stopped before its end frame.');
+    if (broken) {
+      say('send-error', `The stream broke off before its end frame (${broken.message || broken}). The turn is stored: Reload shows it.`);
+    } else if (!ended) {
+      say('send-error', 'The stream stopped before its end frame. The turn is stored: Reload shows it.');
+    }
   }
 
   $('send-form').addEventListener('submit', (ev) => {
