@@ -25,6 +25,7 @@ const (
 
 func (s *Server) adminRoutes(r *httprouter.Router) {
 	r.GET("/__admin/health", s.admin(s.health))
+	s.consoleRoutes(r)
 	r.POST("/__admin/reset", s.admin(s.adminReset))
 	r.GET("/__admin/scenarios", s.admin(s.adminScenarios))
 	r.PUT("/__admin/scenario", s.admin(s.adminActivate))
