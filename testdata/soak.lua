@@ -1,5 +1,6 @@
--- wrk script for the soak recipe in README.md: a mix of reads, writes and
--- deliberate errors, with a count of every status at the end.
+-- wrk script for the soak recipe in README.md: a mix of reads, writes (of
+-- sessions and of agents) and deliberate errors, with a count of every
+-- status at the end.
 local base = "/v2/agents/agt_customer_support/sessions"
 local calls = {
   {"GET", base .. "?limit=25"},
@@ -10,6 +11,10 @@ local calls = {
   {"GET", "/v2/agents/agt_nobody/sessions"},          -- 404
   {"POST", base, '{"key":"soak_KEY","name":"Soak"}'}, -- 201 or 409
   {"DELETE", base .. "/soak_KEY"},                    -- 204 or 404
+  {"GET", "/v2/agents?limit=25"},
+  {"POST", "/v2/agents", '{"key":"soak_agent_KEY","name":"Soak"}'}, -- 201 or 409
+  {"PATCH", "/v2/agents/soak_agent_KEY", '{"enabled":false}'},     -- 200 or 404
+  {"DELETE", "/v2/agents/soak_agent_KEY"},                          -- 204 or 404
 }
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
