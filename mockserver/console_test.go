@@ -291,6 +291,16 @@ func (p *browserPage) choose(label, option string) {
 	}
 }
 
+// until waits for the JavaScript expression js to be true.
+func (p *browserPage) until(what, js string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.PollFunction[bool]("() => "+js, chromedp.WithPollingTimeout(stepTimeout-time.Second))); err != nil {
+		p.t.Fatalf("waiting until %s: %v", what, err)
+	}
+}
+
 func (p *browserPage) eval(what, js string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
@@ -448,6 +458,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	p.fill("Message", question)
 	p.click(button("Send"))
 	p.see(events, "streaming")
+	p.until("the reply has streamed in and Send is back", `!document.evaluate('//button[normalize-space()="Send"]', document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue.disabled`)
 	p.notSee(events, "streaming")
 	turn := decode[eventPage](t, s, "GET", billing+"?limit=100", "").Events
 	var reply []consoleEvent
