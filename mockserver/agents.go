@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -209,48 +210,39 @@ func checkConfig(config map[string]json.RawMessage) fieldErrors {
 	}
 	if raw, ok := config["compaction"]; ok {
 		for field, reason := range checkCompaction(raw) {
-			bad["compaction."+field] = reason
+			bad[strings.TrimSuffix("compaction."+field, ".")] = reason
 		}
 	}
 	return bad
 }
 
-// compaction is an agent's compaction settings, as far as the mock reads
-// them.
-type compaction struct {
-	Enabled           *bool   `json:"enabled"`
-	ThresholdPercent  *int    `json:"threshold_percent"`
-	KeepRecentInputs  *int    `json:"keep_recent_inputs"`
-	CompactionMessage *string `json:"compaction_message"`
-	ToolEventPolicy   *string `json:"tool_event_policy"`
-}
-
+// checkCompaction checks the types of the compaction settings the mock
+// reads; it keeps the others as they are.
 func checkCompaction(raw json.RawMessage) fieldErrors {
 	bad := fieldErrors{}
-	if err := checkKind(raw, '{'); err != nil {
-		return bad.with("", err.Error())
-	}
 	var fields map[string]json.RawMessage
-	json.Unmarshal(raw, &fields)
-	var c compaction
+	if checkKind(raw, '{') != nil || json.Unmarshal(raw, &fields) != nil {
+		return bad.with("", "compaction must be an object")
+	}
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		v := fields[name]
 		var err error
+		var b bool
+		var n int
+		var str string
 		switch name {
 		case "enabled":
-			err = decodeField(v, &c.Enabled, false)
+			err = decodeField(v, &b, false)
 		case "threshold_percent":
-			if err = decodeField(v, &c.ThresholdPercent, false); err == nil && (*c.ThresholdPercent < 50 || *c.ThresholdPercent > 95) {
+			if err = decodeField(v, &n, false); err == nil && (n < 50 || n > 95) {
 				err = fmt.Errorf("threshold_percent must be from 50 to 95")
 			}
 		case "keep_recent_inputs":
-			if err = decodeField(v, &c.KeepRecentInputs, false); err == nil && *c.KeepRecentInputs < 0 {
+			if err = decodeField(v, &n, false); err == nil && n < 0 {
 				err = fmt.Errorf("keep_recent_inputs cannot be negative")
 			}
-		case "compaction_message":
-			err = decodeField(v, &c.CompactionMessage, false)
-		case "tool_event_policy":
-			err = decodeField(v, &c.ToolEventPolicy, false)
+		case "compaction_message", "tool_event_policy":
+			err = decodeField(v, &str, false)
 		}
 		if err != nil {
 			bad[name] = err.Error()

@@ -159,8 +159,10 @@ func readMultipartInput(w http.ResponseWriter, r *request, boundary string) (eve
 	if len(bad) > 0 {
 		return in, invalidRequest(bad)
 	}
-	if !utf8.ValidString(strings.Join(in.parts, "")) {
-		return in, invalidRequest(fieldErrors{"message": "message is not valid UTF-8"})
+	for _, p := range in.parts {
+		if !utf8.ValidString(p) {
+			return in, invalidRequest(fieldErrors{"message": "message is not valid UTF-8"})
+		}
 	}
 	return in, in.checkMessages()
 }

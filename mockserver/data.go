@@ -170,7 +170,10 @@ func (l *eventLoader) encode(fs *fixtures.Session) ([]*store.Event, error) {
 		if d.id == "" {
 			d.id = eventID(l.seq)
 		}
-		if !validKey(d.id) || l.ids[d.id] {
+		switch {
+		case fe.ID != "" && seqOf(fe.ID) > 0:
+			return nil, fmt.Errorf("event %q: ids of the form aev_ and twelve digits are the server's", fe.ID)
+		case !validKey(d.id) || l.ids[d.id]:
 			return nil, fmt.Errorf("event %q: the id is not a key, or is given twice", d.id)
 		}
 		l.ids[d.id] = true

@@ -428,20 +428,20 @@ func parseFork(raw json.RawMessage) (*fork, fieldErrors) {
 	return f, bad
 }
 
-// forkEvents gives the new session key of agentKey copies of the visible
-// events of f's source, up to its cut; with compact_up_to_event_id, the
-// events up to the anchor become one compaction event.
-func (s *Server) forkEvents(tx *store.Tx, r *request, agentKey, key string, f *fork) error {
+// forkCopies makes, for the new session key of agentKey, copies of the
+// visible events of f's source, up to its cut; with compact_up_to_event_id,
+// the events up to the anchor become one compaction event.
+func (s *Server) forkCopies(tx *store.Tx, r *request, agentKey, key string, f *fork) ([]*store.Event, error) {
 	srcKey := cmp.Or(f.agent, agentKey)
 	src := tx.Agent(srcKey)
 	if src == nil {
-		return agentNotFound(srcKey)
+		return nil, agentNotFound(srcKey)
 	}
 	if err := s.allowed(r, src); err != nil {
-		return err
+		return nil, err
 	}
 	if src.Session(f.session) == nil {
-		return sessionNotFound(srcKey, f.session)
+		return nil, sessionNotFound(srcKey, f.session)
 	}
 	events := src.VisibleEvents(f.session)
 	var compacted []*store.Event
@@ -451,7 +451,7 @@ func (s *Server) forkEvents(tx *store.Tx, r *request, agentKey, key string, f *f
 		}
 		i := indexOf(events, cut.id)
 		if i < 0 {
-			return invalidRequest(fieldErrors{"from_session." + cut.field: "the source session has no visible event " + cut.id})
+			return nil, invalidRequest(fieldErrors{"from_session." + cut.field: "the source session has no visible event " + cut.id})
 		}
 		if cut.id == f.upTo {
 			events = events[:i+1]
@@ -469,5 +469,5 @@ func (s *Server) forkEvents(tx *store.Tx, r *request, agentKey, key string, f *f
 		d.id, d.session = eventID(seq), key
 		copies = append(copies, d.stored(store.OrderOf(seq)))
 	}
-	return tx.PutEvents(agentKey, key, copies...)
+	return copies, nil
 }

@@ -529,3 +529,40 @@ agents:
 		t.Errorf("a reset gives back the loaded events (-want +got):\n%s", diff)
 	}
 }
+
+func TestReviewedEdgeCases(t *testing.T) {
+	t.Run("a stream fault strikes before the end of a reply shorter than after_chunks", func(t *testing.T) {
+		s := newTestServer(t)
+		mustActivate(t, s, "", scenarios.Rule{Match: scenarios.Match{Route: scenarios.RouteCreateEvent}, Fault: scenarios.FaultStreamError, AfterChunks: 1000})
+		resp := postStream(t, context.Background(), serve(t, s)+eventsURL, input("hi", true))
+		defer resp.Body.Close()
+		fs, _ := frames(t, resp.Body)
+		if ts := frameTypes(fs); len(ts) < 2 || ts[len(ts)-2] != "error" || ts[len(ts)-1] != "end" {
+			t.Errorf("frames %v, want an error and the end last", ts)
+		}
+	})
+	t.Run("a session cannot fork from itself", func(t *testing.T) {
+		s := newTestServer(t)
+		w := call(s, "POST", "/v2/agents/agt_a/sessions", `{"key":"ase_new","from_session":{"session_key":"ase_new"}}`)
+		if w.Code != 404 || decodeError(t, w).Code != codeSessionNotFound {
+			t.Errorf("%d %s, want a 404 session_not_found", w.Code, w.Body)
+		}
+	})
+	t.Run("multipart parts are each valid UTF-8", func(t *testing.T) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("message", "price \xe2\x82")
+		mw.WriteField("message", "\xac ten")
+		mw.Close()
+		s := newTestServer(t)
+		if w := call(s, "POST", eventsURL, b.String(), "Content-Type", mw.FormDataContentType()); w.Code != 400 {
+			t.Errorf("%d %s, want a 400", w.Code, w.Body)
+		}
+	})
+	t.Run("HEAD reads an identity as GET does", func(t *testing.T) {
+		s := newTestServer(t)
+		if w := call(s, "HEAD", "/v2/agents/agt_a/identity", ""); w.Code != 200 || w.Body.Len() != 0 {
+			t.Errorf("HEAD identity: %d, %d bytes", w.Code, w.Body.Len())
+		}
+	})
+}

@@ -271,7 +271,9 @@ func (s *Server) routes() {
 	r.PATCH(agent, s.api(scenarios.RouteUpdateAgent, s.updateAgent))
 	r.PUT(agent, s.api(scenarios.RouteReplaceAgent, s.replaceAgent))
 	r.DELETE(agent, s.api(scenarios.RouteDeleteAgent, s.deleteAgent))
-	r.GET(identity, s.api(scenarios.RouteGetIdentity, s.getIdentity))
+	getIdentity := s.api(scenarios.RouteGetIdentity, s.getIdentity)
+	r.GET(identity, getIdentity)
+	r.HEAD(identity, getIdentity)
 	r.PATCH(identity, s.api(scenarios.RouteUpdateIdentity, s.updateIdentity))
 
 	const events, event = session + "/events", session + "/events/:event_id"

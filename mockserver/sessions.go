@@ -115,10 +115,16 @@ func (s *Server) createSession(w http.ResponseWriter, r *request) error {
 		if created, err = newSession(in, tx.Now()); err != nil {
 			return err
 		}
+		var copies []*store.Event
+		if fork != nil { // before the new session exists, which is no source
+			if copies, err = s.forkCopies(tx, r, a.Key, created.ID, fork); err != nil {
+				return err
+			}
+		}
 		if err := tx.PutSession(a.Key, created); err != nil || fork == nil {
 			return err
 		}
-		return s.forkEvents(tx, r, a.Key, created.ID, fork)
+		return tx.PutEvents(a.Key, created.ID, copies...)
 	})
 	if err != nil {
 		return err

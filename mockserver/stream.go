@@ -139,7 +139,7 @@ func (sw *streamWriter) raw(j string) { sw.frame(json.RawMessage(j)) }
 // token before the first chunk, and before each other the time the previous
 // chunk's words take at the pace's rate.
 func (sw *streamWriter) chunk(kind, text string) {
-	if sw.ended || sw.strike() {
+	if sw.ended || sw.strike(false) {
 		return
 	}
 	wait := sw.pace.first
@@ -155,11 +155,12 @@ func (sw *streamWriter) chunk(kind, text string) {
 	sw.lastWords = len(strings.Fields(text))
 }
 
-// strike carries out a stream fault once its chunks have gone out, and
-// reports whether it did.
-func (sw *streamWriter) strike() bool {
+// strike carries out a stream fault once its chunks have gone out, or at
+// the last chance, before the end of the output, when the reply has fewer;
+// it reports whether it did.
+func (sw *streamWriter) strike(last bool) bool {
 	f := sw.r.fault
-	if !f.Stream() || sw.chunks < sw.r.afterChunks {
+	if !f.Stream() || sw.chunks < sw.r.afterChunks && !last {
 		return false
 	}
 	switch f {
@@ -198,7 +199,7 @@ func (s *Server) stream(w http.ResponseWriter, r *request, events []*store.Event
 				sw.frame(frame{Type: "streaming_thinking_end", CreatedAt: sw.now})
 			}
 		case kindToolInput, kindToolOutput:
-			if !sw.ended && !sw.strike() {
+			if !sw.ended && !sw.strike(false) {
 				sw.raw(e.JSON)
 			}
 		case kindOutput:
@@ -208,7 +209,7 @@ func (s *Server) stream(w http.ResponseWriter, r *request, events []*store.Event
 	for _, c := range chunks(turn.Reply) {
 		sw.chunk("streaming_agent_output", c)
 	}
-	if !sw.ended && !sw.strike() {
+	if !sw.ended && !sw.strike(true) {
 		sw.frame(frame{Type: "streaming_agent_output_end", CreatedAt: sw.now, EventID: output.ID})
 		sw.frame(frame{Type: "end"})
 	}

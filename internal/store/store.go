@@ -73,7 +73,9 @@ func NewAgent(a Agent, sessions []*Session) *Agent {
 
 // With returns an agent with the fields of b and the sessions of a.
 func (a *Agent) With(b Agent) *Agent {
-	b.sessions, b.expiring, b.logs = a.sessions, a.expiring, a.logs
+	// Copies, so that a write that goes on to change the new agent's
+	// sessions does not change a's, which readers may hold.
+	b.sessions, b.expiring, b.logs = a.sessions.copy(), a.expiring.copy(), a.logs.copy()
 	return &b
 }
 

@@ -339,3 +339,15 @@ func TestEventLogs(t *testing.T) {
 		t.Errorf("an id that is not the event's found %v; inputs %d", a.Event("s", "aev_"+OrderOf(3)), a.Inputs("s"))
 	}
 }
+
+func TestAWriteNeverChangesWhatReadersHold(t *testing.T) {
+	st := New(testData(5), epoch)
+	before := st.Snapshot()
+	st.Write(epoch, func(tx *Tx) error {
+		tx.PutAgent(tx.Agent("agt_a").With(Agent{Key: "agt_a", Enabled: true}))
+		return tx.PutSession("agt_a", &Session{ID: "s999", Enabled: true})
+	})
+	if a := before.Agent("agt_a"); a.SessionCount() != 5 || a.Session("s999") != nil {
+		t.Errorf("the snapshot before the write sees it: %d sessions", a.SessionCount())
+	}
+}
