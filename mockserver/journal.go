@@ -17,7 +17,7 @@ type Request struct {
 	Method    string        `json:"method"`
 	Path      string        `json:"path"`
 	Query     string        `json:"query,omitempty"`
-	Route     string        `json:"route,omitempty"` // list, create, get, update or delete
+	Route     string        `json:"route,omitempty"` // the route name, as scenarios.Routes gives them
 	AgentKey  string        `json:"agent_key,omitempty"`
 	APIKey    string        `json:"api_key,omitempty"` // KeyFingerprint of the key, never the key
 	Status    int           `json:"status"`            // 0 when a fault left no status

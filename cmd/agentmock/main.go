@@ -1,4 +1,4 @@
-// Command agentmock serves the mock List Agent Sessions API on a port.
+// Command agentmock serves the mock Agents API on a port.
 //
 // Every flag can also be set with an AGENTMOCK_<NAME> environment variable
 // (upper case, '-' as '_'); a flag on the command line wins. Repeatable flags
@@ -269,7 +269,7 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 func usage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `Usage: agentmock [flags]
 
-agentmock serves the mock Agent Sessions API until SIGINT or SIGTERM. SIGHUP
+agentmock serves the mock Agents API until SIGINT or SIGTERM. SIGHUP
 reloads the fixtures and scenarios files, all or nothing. When it is ready it
 prints "agentmock listening on URL"; with -tls, after a line "agentmock
 certificate FILE" that names the PEM file for clients to trust.
