@@ -96,8 +96,30 @@ func (s set[T]) copy() set[T] {
 }
 
 // put adds v, or replaces the item of its key. s must be a copy.
-func (s set[T]) put(v T) {
-	s.remove(v.key())
+func (s set[T]) put(v T) (old T, replaced bool) {
+	old, replaced = s.all.get(v.key())
+	if replaced && old.enabled() == v.enabled() {
+		// In place: a replace copies one path per index and moves nothing.
+		s.all.set(v)
+		s.index(enabledOf(v)).set(v)
+		return old, true
+	}
+	if replaced {
+		s.remove(v.key())
+	}
+	s.add(v)
+	return old, replaced
+}
+
+func enabledOf[T item[T]](v T) Enabled {
+	if v.enabled() {
+		return OnlyEnabled
+	}
+	return OnlyDisabled
+}
+
+// add adds v, whose key s does not hold. s must be a copy.
+func (s set[T]) add(v T) {
 	s.all.set(v)
 	if v.enabled() {
 		s.on.set(v)

@@ -259,10 +259,13 @@ func (tx *Tx) PutSession(key string, s *Session) error {
 	if err != nil {
 		return err
 	}
-	if old := a.removeSession(s.ID); old != nil {
+	old, replaced := a.sessions.put(s)
+	if replaced {
 		tx.gone = append(tx.gone, old)
+		if old.TTIMinutes > 0 && s.TTIMinutes == 0 {
+			a.expiring.delete(s.ID)
+		}
 	}
-	a.sessions.put(s)
 	if s.TTIMinutes > 0 {
 		a.expiring.set(s)
 	}
