@@ -367,8 +367,7 @@ func (o *options) logger(w io.Writer) *slog.Logger {
 // collector's headroom proportionate. The data is large and lives as long as
 // the server, while requests make little garbage; Go's default headroom
 // (GOGC=100) would let the heap grow to twice the data before collecting.
-// The headroom is a quarter of the live heap, or 64 MiB when that is more,
-// but never more than the default. GOGC in the environment wins.
+// The headroom is gcPercentFor's. GOGC in the environment wins.
 func fitGCToData(getenv func(string) string) {
 	debug.FreeOSMemory()
 	if getenv("GOGC") != "" {
@@ -381,13 +380,15 @@ func fitGCToData(getenv func(string) string) {
 const gcRefitInterval = 5 * time.Second
 
 // gcPercentFor is the GC percent that gives a live heap of live bytes a
-// quarter of it as headroom, or 64 MiB when that is more, but never more
-// than Go's default of 100.
+// tenth of it as headroom, or 32 MiB when that is more, but never more than
+// Go's default of 100. The data is large and lives as long as the server,
+// while requests make little garbage, so a small headroom costs little
+// collection and keeps resident memory near the data's.
 func gcPercentFor(live uint64) int {
 	if live == 0 {
 		return 100
 	}
-	return int(max(25, min(100, (64<<20)*100/live)))
+	return int(max(10, min(100, (32<<20)*100/live)))
 }
 
 // liveHeap is the heap the last garbage collection found live.
@@ -418,8 +419,11 @@ func refitGC(ctx context.Context, getenv func(string) string, interval time.Dura
 		case <-t.C:
 			live := liveHeap()
 			if live > fitted+fitted/4 || live < fitted-fitted/4 {
-				debug.SetGCPercent(gcPercentFor(live))
-				fitted = live
+				// Give back what the growth left free, then fit the headroom
+				// to the heap that is live now.
+				debug.FreeOSMemory()
+				fitted = liveHeap()
+				debug.SetGCPercent(gcPercentFor(fitted))
 			}
 		}
 	}
