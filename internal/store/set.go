@@ -48,7 +48,8 @@ func (t tree[T]) get(key string) (T, bool) {
 // set adds v, or replaces the item of its key. Load appends to the last
 // leaf when v sorts last, as new sessions and events mostly do, which keeps
 // the leaves full; otherwise it is Set.
-func (t tree[T]) set(v T) { t.t.Load(v) }
+// It returns the item it replaced, if any: one walk down the tree for both.
+func (t tree[T]) set(v T) (prev T, replaced bool) { return t.t.Load(v) }
 
 func (t tree[T]) delete(key string) {
 	var zero T
@@ -97,17 +98,11 @@ func (s set[T]) copy() set[T] {
 
 // put adds v, or replaces the item of its key. s must be a copy.
 func (s set[T]) put(v T) (old T, replaced bool) {
-	old, replaced = s.all.get(v.key())
-	if replaced && old.enabled() == v.enabled() {
-		// In place: a replace copies one path per index and moves nothing.
-		s.all.set(v)
-		s.index(enabledOf(v)).set(v)
-		return old, true
+	old, replaced = s.all.set(v)
+	if replaced && old.enabled() != v.enabled() {
+		s.index(enabledOf(old)).delete(v.key())
 	}
-	if replaced {
-		s.remove(v.key())
-	}
-	s.add(v)
+	s.index(enabledOf(v)).set(v)
 	return old, replaced
 }
 
