@@ -53,3 +53,28 @@ func BenchmarkPage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReplaceSession measures a patch's part in the store: a lookup and
+// a replace of a session spread over an agent of 1k and of 1M sessions.
+func BenchmarkReplaceSession(b *testing.B) {
+	sizes := []int{1_000, 1_000_000}
+	stores := make([]*Store, len(sizes))
+	for k, n := range sizes {
+		stores[k] = New(bigData(n), epoch)
+	}
+	for k, n := range sizes {
+		st := stores[k]
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				id := fmt.Sprintf("s%07d", (i*7919)%n*2)
+				st.Write(epoch, func(tx *Tx) error {
+					old := tx.Agent("agt_big").Session(id)
+					return tx.PutSession("agt_big", &Session{ID: id, Enabled: old.Enabled})
+				})
+			}
+		})
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/tidwall/btree"
 )
 
 // Event is a stored event of a session's conversation: its wire JSON and
@@ -51,14 +49,13 @@ func (byID) withKey(k string) byID         { return byID{&Event{ID: k}} }
 func (b byID) enabled() bool               { return true }
 func (b byID) matches(*regexp.Regexp) bool { return true }
 
-// log is one session's events in order, in two indexes, the visible and the
-// hidden ones, so that each event costs one entry, and both lists page in
-// O(log n + limit).
+// log is one session's events in order: a set, whose enabled ones are
+// the visible ones.
 type log struct {
-	session         string
-	visible, hidden tree[*Event]
-	others          tree[byID] // the events not found by their Order
-	inputs          int
+	session string
+	events  set[*Event]
+	others  tree[byID] // the events not found by their Order
+	inputs  int
 }
 
 func (l *log) key() string                 { return l.session }
@@ -67,7 +64,7 @@ func (l *log) enabled() bool               { return true }
 func (l *log) matches(*regexp.Regexp) bool { return true }
 
 func newLog(session string, events []*Event) *log {
-	l := &log{session: session, visible: newTree[*Event](), hidden: newTree[*Event](), others: newTree[byID]()}
+	l := &log{session: session, events: newSet[*Event](), others: newTree[byID]()}
 	for _, e := range events {
 		l.add(e)
 	}
@@ -75,18 +72,11 @@ func newLog(session string, events []*Event) *log {
 }
 
 func (l *log) copy() *log {
-	return &log{session: l.session, visible: l.visible.copy(), hidden: l.hidden.copy(), others: l.others.copy(), inputs: l.inputs}
-}
-
-func (l *log) index(e *Event) tree[*Event] {
-	if e.Hidden {
-		return l.hidden
-	}
-	return l.visible
+	return &log{session: l.session, events: l.events.copy(), others: l.others.copy(), inputs: l.inputs}
 }
 
 func (l *log) add(e *Event) {
-	l.index(e).set(e)
+	l.events.put(e)
 	if !e.byOrder() {
 		l.others.set(byID{e})
 	}
@@ -96,7 +86,7 @@ func (l *log) add(e *Event) {
 }
 
 func (l *log) remove(e *Event) {
-	l.index(e).delete(e.Order)
+	l.events.remove(e.Order)
 	if !e.byOrder() {
 		l.others.delete(e.ID)
 	}
@@ -108,11 +98,8 @@ func (l *log) remove(e *Event) {
 // get returns the event of id, or nil.
 func (l *log) get(id string) *Event {
 	if len(id) > OrderDigits {
-		order := id[len(id)-OrderDigits:]
-		for _, t := range []tree[*Event]{l.visible, l.hidden} {
-			if e, ok := t.get(order); ok && e.ID == id {
-				return e
-			}
+		if e, ok := l.events.get(id[len(id)-OrderDigits:]); ok && e.ID == id {
+			return e
 		}
 	}
 	b, _ := l.others.get(id)
@@ -127,33 +114,6 @@ func (l *log) put(e *Event) {
 	l.add(e)
 }
 
-// each calls f for the events with an Order greater than after, visible
-// and hidden ones merged in order, until f returns false.
-func (l *log) each(after string, f func(*Event) bool) {
-	vi, hi := l.visible.t.Iter(), l.hidden.t.Iter()
-	defer vi.Release()
-	defer hi.Release()
-	seek := func(it *btree.IterG[*Event]) bool {
-		ok := it.Seek(&Event{Order: after})
-		for ok && it.Item().Order == after {
-			ok = it.Next()
-		}
-		return ok
-	}
-	vok, hok := seek(&vi), seek(&hi)
-	for vok || hok {
-		var e *Event
-		if hok && (!vok || hi.Item().Order < vi.Item().Order) {
-			e, hok = hi.Item(), hi.Next()
-		} else {
-			e, vok = vi.Item(), vi.Next()
-		}
-		if !f(e) {
-			return
-		}
-	}
-}
-
 // Events returns one page of the events of a's session key, in order: the
 // visible ones, or with q.Enabled AnyEnabled also the hidden. q.After is
 // the Order of the last event of the previous page. A page costs O(log n +
@@ -163,19 +123,7 @@ func (s *Snapshot) Events(a *Agent, session string, q Query) Page[*Event] {
 	if !ok {
 		return Page[*Event]{Items: []*Event{}}
 	}
-	if q.Enabled != AnyEnabled {
-		return set[*Event]{all: l.visible, on: l.visible, off: l.hidden}.page(q, nil)
-	}
-	p := Page[*Event]{Items: make([]*Event, 0, q.Limit), Total: l.visible.len() + l.hidden.len()}
-	l.each(q.After, func(e *Event) bool {
-		if len(p.Items) == q.Limit {
-			p.More = true
-			return false
-		}
-		p.Items = append(p.Items, e)
-		return true
-	})
-	return p
+	return l.events.page(q, nil)
 }
 
 // LoadEvents gives the session key of a, a new agent not yet stored, its
@@ -206,7 +154,7 @@ func (a *Agent) Inputs(session string) int {
 // not, until f returns false.
 func (a *Agent) EachEvent(session string, f func(*Event) bool) {
 	if l, ok := a.logs.get(session); ok {
-		l.each("", f)
+		l.events.after(AnyEnabled, "", f)
 	}
 }
 
@@ -214,7 +162,7 @@ func (a *Agent) EachEvent(session string, f func(*Event) bool) {
 func (a *Agent) VisibleEvents(session string) []*Event {
 	var out []*Event
 	if l, ok := a.logs.get(session); ok {
-		l.visible.each(func(e *Event) bool {
+		l.events.after(OnlyEnabled, "", func(e *Event) bool {
 			out = append(out, e)
 			return true
 		})

@@ -19,7 +19,7 @@ type filterCache struct {
 }
 
 type cacheKey struct {
-	index   any // the *btree of the index the list was made from
+	on, off any // the *btrees the list was made from; nil when not read
 	enabled Enabled
 	filter  string
 }
@@ -31,7 +31,13 @@ type cached struct {
 
 // filtered returns a page of the items of s that q's filter takes.
 func filtered[T item[T]](c *filterCache, s set[T], q Query) Page[T] {
-	key := cacheKey{s.index(q.Enabled).t, q.Enabled, q.Filter.String()}
+	key := cacheKey{enabled: q.Enabled, filter: q.Filter.String()}
+	if q.Enabled != OnlyDisabled {
+		key.on = s.on.t
+	}
+	if q.Enabled != OnlyEnabled {
+		key.off = s.off.t
+	}
 	matches, ok := c.get(key).([]T)
 	if !ok {
 		matches = s.matching(q.Enabled, q.Filter)

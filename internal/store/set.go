@@ -45,11 +45,18 @@ func (t tree[T]) get(key string) (T, bool) {
 	return t.t.Get(zero.withKey(key))
 }
 
-// set adds v, or replaces the item of its key. Load appends to the last
-// leaf when v sorts last, as new sessions and events mostly do, which keeps
-// the leaves full; otherwise it is Set.
+// set adds v, or replaces the item of its key. When v sorts last, as new
+// sessions and events mostly do, Load appends it to the last leaf, which
+// keeps the leaves full. Otherwise it is Set: Load would copy the path to
+// the last leaf before it falls back to Set, so a write in the middle of a
+// large tree would copy two paths instead of one.
 // It returns the item it replaced, if any: one walk down the tree for both.
-func (t tree[T]) set(v T) (prev T, replaced bool) { return t.t.Load(v) }
+func (t tree[T]) set(v T) (prev T, replaced bool) {
+	if last, ok := t.t.Max(); ok && !less(last, v) {
+		return t.t.Set(v)
+	}
+	return t.t.Load(v)
+}
 
 func (t tree[T]) delete(key string) {
 	var zero T
@@ -68,41 +75,52 @@ func (t tree[T]) after(after string, f func(T) bool) {
 // each calls f for every item, in order, until f returns false.
 func (t tree[T]) each(f func(T) bool) { t.t.Scan(f) }
 
-// set is the items of one kind with an index per enabled state, so that a
-// page costs O(log n + limit) whatever the enabled filter.
+// set is the items of one kind in two indexes, the enabled and the
+// disabled ones, so that each item costs one entry, a change that keeps an
+// item's flag walks one tree, and a page costs O(log n + limit) whatever
+// the enabled filter: a page of both merges the two.
 type set[T item[T]] struct {
-	all, on, off tree[T]
+	on, off tree[T]
 }
 
 func newSet[T item[T]]() set[T] {
-	return set[T]{newTree[T](), newTree[T](), newTree[T]()}
+	return set[T]{newTree[T](), newTree[T]()}
 }
 
 // load builds a set from items sorted by key, faster than one put each.
 func load[T item[T]](items []T) set[T] {
 	s := newSet[T]()
 	for _, v := range items {
-		s.all.set(v)
-		if v.enabled() {
-			s.on.set(v)
-		} else {
-			s.off.set(v)
-		}
+		s.index(enabledOf(v)).t.Load(v)
 	}
 	return s
 }
 
 func (s set[T]) copy() set[T] {
-	return set[T]{s.all.copy(), s.on.copy(), s.off.copy()}
+	return set[T]{s.on.copy(), s.off.copy()}
+}
+
+func (s set[T]) len() int { return s.on.len() + s.off.len() }
+
+func (s set[T]) get(key string) (T, bool) {
+	if v, ok := s.on.get(key); ok {
+		return v, true
+	}
+	return s.off.get(key)
 }
 
 // put adds v, or replaces the item of its key. s must be a copy.
 func (s set[T]) put(v T) (old T, replaced bool) {
-	old, replaced = s.all.set(v)
-	if replaced && old.enabled() != v.enabled() {
-		s.index(enabledOf(old)).delete(v.key())
+	own, other := s.on, s.off
+	if !v.enabled() {
+		own, other = other, own
 	}
-	s.index(enabledOf(v)).set(v)
+	if old, replaced = own.set(v); replaced {
+		return old, true
+	}
+	if old, replaced = other.get(v.key()); replaced {
+		other.delete(v.key())
+	}
 	return old, replaced
 }
 
@@ -113,28 +131,49 @@ func enabledOf[T item[T]](v T) Enabled {
 	return OnlyDisabled
 }
 
-// add adds v, whose key s does not hold. s must be a copy.
-func (s set[T]) add(v T) {
-	s.all.set(v)
-	if v.enabled() {
-		s.on.set(v)
-	} else {
-		s.off.set(v)
-	}
-}
-
 // remove deletes the item of key, if there is one. s must be a copy.
 func (s set[T]) remove(key string) (T, bool) {
-	old, ok := s.all.get(key)
+	old, ok := s.get(key)
 	if ok {
-		s.all.delete(key)
-		if old.enabled() {
-			s.on.delete(key)
-		} else {
-			s.off.delete(key)
-		}
+		s.index(enabledOf(old)).delete(key)
 	}
 	return old, ok
+}
+
+// after calls f for the items e selects with a key greater than after, in
+// order, until f returns false: for AnyEnabled, the two trees merged.
+func (s set[T]) after(e Enabled, after string, f func(T) bool) {
+	switch {
+	case e == OnlyEnabled || e == AnyEnabled && s.off.len() == 0:
+		s.on.after(after, f)
+		return
+	case e == OnlyDisabled || s.on.len() == 0:
+		s.off.after(after, f)
+		return
+	}
+	var zero T
+	on, off := s.on.t.Iter(), s.off.t.Iter()
+	defer on.Release()
+	defer off.Release()
+	seek := func(it *btree.IterG[T]) bool {
+		ok := it.Seek(zero.withKey(after))
+		for ok && it.Item().key() == after {
+			ok = it.Next()
+		}
+		return ok
+	}
+	onOK, offOK := seek(&on), seek(&off)
+	for onOK || offOK {
+		var v T
+		if offOK && (!onOK || off.Item().key() < on.Item().key()) {
+			v, offOK = off.Item(), off.Next()
+		} else {
+			v, onOK = on.Item(), on.Next()
+		}
+		if !f(v) {
+			return
+		}
+	}
 }
 
 // Enabled selects items by their enabled flag.
@@ -161,24 +200,33 @@ type Page[T any] struct {
 	Total int  // matching items over all pages
 }
 
+// index is the tree of the items whose flag is e, which must not be
+// AnyEnabled.
 func (s set[T]) index(e Enabled) tree[T] {
-	switch e {
-	case OnlyEnabled:
-		return s.on
-	case OnlyDisabled:
+	if e == OnlyDisabled {
 		return s.off
 	}
-	return s.all
+	return s.on
+}
+
+// count is the number of items e selects.
+func (s set[T]) count(e Enabled) int {
+	switch e {
+	case OnlyEnabled:
+		return s.on.len()
+	case OnlyDisabled:
+		return s.off.len()
+	}
+	return s.len()
 }
 
 // page returns one page without a filter, in O(log n + limit).
 func (s set[T]) page(q Query, buf []T) Page[T] {
-	idx := s.index(q.Enabled)
 	if cap(buf) < q.Limit {
 		buf = make([]T, 0, q.Limit)
 	}
-	p := Page[T]{Items: buf[:0], Total: idx.len()}
-	idx.after(q.After, func(v T) bool {
+	p := Page[T]{Items: buf[:0], Total: s.count(q.Enabled)}
+	s.after(q.Enabled, q.After, func(v T) bool {
 		if len(p.Items) == q.Limit {
 			p.More = true
 			return false
@@ -193,7 +241,7 @@ func (s set[T]) page(q Query, buf []T) Page[T] {
 // the one scan of a filtered walk, which a filterCache keeps.
 func (s set[T]) matching(e Enabled, re *regexp.Regexp) []T {
 	var out []T
-	s.index(e).each(func(v T) bool {
+	s.after(e, "", func(v T) bool {
 		if v.matches(re) {
 			out = append(out, v)
 		}

@@ -81,12 +81,12 @@ func (a *Agent) With(b Agent) *Agent {
 
 // Session returns the session with id, or nil.
 func (a *Agent) Session(id string) *Session {
-	s, _ := a.sessions.all.get(id)
+	s, _ := a.sessions.get(id)
 	return s
 }
 
 // SessionCount is the number of sessions, expired or not.
-func (a *Agent) SessionCount() int { return a.sessions.all.len() }
+func (a *Agent) SessionCount() int { return a.sessions.len() }
 
 // Snapshot is all the data at one moment. It never changes, so a request
 // that holds one reads consistent data without a lock.
@@ -99,12 +99,12 @@ type Snapshot struct {
 
 // Agent returns the agent of key, or nil.
 func (s *Snapshot) Agent(key string) *Agent {
-	a, _ := s.agents.all.get(key)
+	a, _ := s.agents.get(key)
 	return a
 }
 
 // AgentCount is the number of agents.
-func (s *Snapshot) AgentCount() int { return s.agents.all.len() }
+func (s *Snapshot) AgentCount() int { return s.agents.len() }
 
 // Agents returns one page of the agents.
 func (s *Snapshot) Agents(q Query) Page[*Agent] {

@@ -3,7 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -349,5 +352,56 @@ func TestAWriteNeverChangesWhatReadersHold(t *testing.T) {
 	})
 	if a := before.Agent("agt_a"); a.SessionCount() != 5 || a.Session("s999") != nil {
 		t.Errorf("the snapshot before the write sees it: %d sessions", a.SessionCount())
+	}
+}
+
+// TestWritesMatchAModel makes random creates, patches that keep or flip the
+// enabled flag, and deletes, and checks every kind of walk against a plain
+// map of what should be there.
+func TestWritesMatchAModel(t *testing.T) {
+	st := New(testData(200), epoch)
+	model := map[string]bool{} // id: enabled
+	for i := range 200 {
+		model[fmt.Sprintf("s%03d", i)] = i%2 == 0
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 2000 {
+		id := fmt.Sprintf("s%03d", rng.IntN(300))
+		_, err := st.Write(epoch, func(tx *Tx) error {
+			if rng.IntN(4) == 0 {
+				_, err := tx.DeleteSession("agt_a", id)
+				delete(model, id)
+				return err
+			}
+			on := rng.IntN(2) == 0
+			model[id] = on
+			return tx.PutSession("agt_a", &Session{ID: id, Enabled: on})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if step%100 != 99 {
+			continue
+		}
+		snap := st.Snapshot()
+		a := snap.Agent("agt_a")
+		for _, e := range []Enabled{AnyEnabled, OnlyEnabled, OnlyDisabled} {
+			var want []string
+			for _, id := range slices.Sorted(maps.Keys(model)) {
+				if e == AnyEnabled || model[id] == (e == OnlyEnabled) {
+					want = append(want, id)
+				}
+			}
+			q := Query{Limit: 1 + rng.IntN(30), Enabled: e}
+			if diff := cmp.Diff(want, walk(snap, a, q)); diff != "" {
+				t.Fatalf("step %d, enabled %d, limit %d (-want +got):\n%s", step, e, q.Limit, diff)
+			}
+			if got := snap.Sessions(a, q, nil).Total; got != len(want) {
+				t.Fatalf("step %d, enabled %d: total %d, want %d", step, e, got, len(want))
+			}
+		}
+		if a.SessionCount() != len(model) {
+			t.Fatalf("step %d: %d sessions, want %d", step, a.SessionCount(), len(model))
+		}
 	}
 }
