@@ -24,6 +24,7 @@ type Event struct {
 }
 
 func (e *Event) key() string                 { return e.Order }
+func (e *Event) before(o *Event) bool        { return e.Order < o.Order }
 func (*Event) withKey(k string) *Event       { return &Event{Order: k} }
 func (e *Event) enabled() bool               { return !e.Hidden }
 func (e *Event) matches(*regexp.Regexp) bool { return true }
@@ -45,6 +46,7 @@ func OrderOf(n uint64) string {
 type byID struct{ e *Event }
 
 func (b byID) key() string                 { return b.e.ID }
+func (b byID) before(o byID) bool          { return b.e.ID < o.e.ID }
 func (byID) withKey(k string) byID         { return byID{&Event{ID: k}} }
 func (b byID) enabled() bool               { return true }
 func (b byID) matches(*regexp.Regexp) bool { return true }
@@ -59,6 +61,7 @@ type log struct {
 }
 
 func (l *log) key() string                 { return l.session }
+func (l *log) before(o *log) bool          { return l.session < o.session }
 func (*log) withKey(k string) *log         { return &log{session: k} }
 func (l *log) enabled() bool               { return true }
 func (l *log) matches(*regexp.Regexp) bool { return true }

@@ -11,6 +11,8 @@ import (
 type item[T any] interface {
 	comparable
 	key() string
+	// before reports whether its key sorts before that of other.
+	before(other T) bool
 	enabled() bool
 	// matches reports whether a list filter takes it.
 	matches(*regexp.Regexp) bool
@@ -19,7 +21,7 @@ type item[T any] interface {
 	withKey(key string) T
 }
 
-func less[T item[T]](a, b T) bool { return a.key() < b.key() }
+func less[T item[T]](a, b T) bool { return a.before(b) }
 
 // tree is a persistent ordered index: a published tree is never changed
 // again, and a change to a copy costs O(log n). It holds the items

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"regexp"
 	"sync"
@@ -19,10 +20,17 @@ type Session struct {
 	ActiveAt    int64 // unix nanoseconds of its last create or patch; 0 for loaded data
 	TTIMinutes  int32 // 0: never expires
 	Enabled     bool
+	head        keyHead // ID's head, set by the store when it takes the session
 }
 
-func (s *Session) key() string                    { return s.ID }
-func (*Session) withKey(k string) *Session        { return &Session{ID: k} }
+func (s *Session) key() string             { return s.ID }
+func (*Session) withKey(k string) *Session { return &Session{ID: k, head: headOf(k)} }
+func (s *Session) before(o *Session) bool {
+	if s.head != o.head {
+		return s.head.before(o.head)
+	}
+	return s.ID < o.ID
+}
 func (s *Session) enabled() bool                  { return s.Enabled }
 func (s *Session) matches(re *regexp.Regexp) bool { return matchText(re, s.Name, s.Description) }
 
@@ -53,6 +61,7 @@ type Agent struct {
 }
 
 func (a *Agent) key() string                    { return a.Key }
+func (a *Agent) before(o *Agent) bool           { return a.Key < o.Key }
 func (*Agent) withKey(k string) *Agent          { return &Agent{Key: k} }
 func (a *Agent) enabled() bool                  { return a.Enabled }
 func (a *Agent) matches(re *regexp.Regexp) bool { return matchText(re, a.Name, a.Description) }
@@ -60,6 +69,9 @@ func (a *Agent) matches(re *regexp.Regexp) bool { return matchText(re, a.Name, a
 // NewAgent returns an agent made of a's fields and sessions sorted by ID,
 // which must be unique.
 func NewAgent(a Agent, sessions []*Session) *Agent {
+	for _, s := range sessions {
+		s.head = headOf(s.ID)
+	}
 	a.sessions = load(sessions)
 	a.expiring = newTree[*Session]()
 	a.logs = newTree[*log]()
@@ -253,12 +265,13 @@ func (tx *Tx) mutable(key string) (*Agent, error) {
 }
 
 // PutSession stores s in the agent of key, in place of the session of its ID
-// if there is one.
+// if there is one. The store owns s from then on.
 func (tx *Tx) PutSession(key string, s *Session) error {
 	a, err := tx.mutable(key)
 	if err != nil {
 		return err
 	}
+	s.head = headOf(s.ID)
 	old, replaced := a.sessions.put(s)
 	if replaced {
 		tx.gone = append(tx.gone, old)
@@ -328,4 +341,22 @@ func (a *Agent) removeSession(id string) *Session {
 		a.expiring.delete(id)
 	}
 	return old
+}
+
+// keyHead is the first 16 bytes of a key, zero padded, as two big-endian
+// numbers. A session keeps its id's head, so that a comparison in a tree
+// reads the session and not also, in another cache line and often another
+// page, its id's bytes: at a million sessions that halves the cache misses
+// of a lookup. Keys hold no zero bytes, so heads sort as their keys do, and
+// only keys whose first 16 bytes are the same need the whole key compared.
+type keyHead [2]uint64
+
+func headOf(key string) keyHead {
+	var b [16]byte
+	copy(b[:], key)
+	return keyHead{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+func (h keyHead) before(o keyHead) bool {
+	return h[0] < o[0] || h[0] == o[0] && h[1] < o[1]
 }

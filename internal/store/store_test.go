@@ -364,9 +364,20 @@ func TestWritesMatchAModel(t *testing.T) {
 	for i := range 200 {
 		model[fmt.Sprintf("s%03d", i)] = i%2 == 0
 	}
+	// Ids of all lengths, some of them prefixes of others, and some that
+	// share their first 16 bytes.
+	idOf := func(n int) string {
+		switch n % 3 {
+		case 0:
+			return fmt.Sprintf("s%03d", n)
+		case 1:
+			return fmt.Sprint("s", n)
+		}
+		return fmt.Sprintf("ase_customer_support_%03d", n)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for step := range 2000 {
-		id := fmt.Sprintf("s%03d", rng.IntN(300))
+		id := idOf(rng.IntN(300))
 		_, err := st.Write(epoch, func(tx *Tx) error {
 			if rng.IntN(4) == 0 {
 				_, err := tx.DeleteSession("agt_a", id)
