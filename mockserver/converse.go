@@ -176,9 +176,8 @@ func (s *Server) createEvent(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	if !sess.Enabled {
-		return &apiError{status: http.StatusConflict, code: codeSessionDisabled,
-			messages: []string{fmt.Sprintf("session %q is disabled and takes no input", sess.ID)}, id: sess.ID}
+	if _, err := inputSession(a, sess.ID); err != nil {
+		return err
 	}
 	r.snap.Touch(sess, s.clock.now()) // every input is activity
 	if in.kind == "compact" {
@@ -187,9 +186,9 @@ func (s *Server) createEvent(w http.ResponseWriter, r *request) error {
 	var events []*store.Event
 	var turn replies.Turn
 	err = s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
-		sess := a.Session(sess.ID)
-		if sess == nil {
-			return sessionNotFound(a.Key, r.params.ByName("session_key"))
+		sess, err := inputSession(a, sess.ID)
+		if err != nil {
+			return err
 		}
 		turn = s.turnOf(a, sess, in.text)
 		events = turnEvents(tx, sess.ID, in.parts, turn)
@@ -204,6 +203,22 @@ func (s *Server) createEvent(w http.ResponseWriter, r *request) error {
 	}
 	s.stream(w, r, events, turn, s.paceOf(a))
 	return nil
+}
+
+// inputSession is the session of id in a, if it takes input: a 404 when it
+// is gone, a 409 when it is disabled. An input checks it on the request's
+// data, to fail before it touches the session, and again in its write, which
+// a concurrent patch or delete may have overtaken.
+func inputSession(a *store.Agent, id string) (*store.Session, error) {
+	sess := a.Session(id)
+	switch {
+	case sess == nil:
+		return nil, sessionNotFound(a.Key, id)
+	case !sess.Enabled:
+		return nil, &apiError{status: http.StatusConflict, code: codeSessionDisabled,
+			messages: []string{fmt.Sprintf("session %q is disabled and takes no input", id)}, id: id}
+	}
+	return sess, nil
 }
 
 // turnOf is the agent's reply to text in sess.

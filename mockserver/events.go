@@ -318,6 +318,9 @@ func hasTurn(events []*store.Event) bool {
 func (s *Server) compact(w http.ResponseWriter, a *store.Agent, sess *store.Session, anchor string) error {
 	var made *store.Event
 	err := s.write(a.Key, func(tx *store.Tx, a *store.Agent) error {
+		if _, err := inputSession(a, sess.ID); err != nil {
+			return err
+		}
 		events := a.VisibleEvents(sess.ID)
 		var cut []*store.Event
 		if anchor != "" {

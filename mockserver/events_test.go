@@ -566,3 +566,56 @@ func TestReviewedEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+// TestAnInputLosesToAWriteThatOvertakesIt sends inputs whose bodies arrive
+// only after the session has been disabled or deleted: the request's data
+// saw the session open, but its write must not let the input in.
+func TestAnInputLosesToAWriteThatOvertakesIt(t *testing.T) {
+	tests := []struct {
+		name, method, body, input string
+		status                    int
+		code                      string
+	}{
+		{"a turn, then disabled", "PATCH", `{"enabled":false}`, input("x", false), 409, codeSessionDisabled},
+		{"a turn, then deleted", "DELETE", "", input("x", false), 404, codeSessionNotFound},
+		{"a compaction, then disabled", "PATCH", `{"enabled":false}`, `{"type":"compact"}`, 409, codeSessionDisabled},
+		{"a compaction, then deleted", "DELETE", "", `{"type":"compact"}`, 404, codeSessionNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t)
+			for range 2 { // a turn to compact
+				call(s, "POST", eventsURL, input("Hello", false))
+			}
+			before := call(s, "GET", eventsURL+"?include_hidden=true&limit=100", "").Body.String()
+			body, send := io.Pipe()
+			r := httptest.NewRequest("POST", eventsURL, body)
+			r.Header.Set("X-Api-Key", "key_a")
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				s.ServeHTTP(w, r)
+			}()
+			// The handler has its data once it reads the body's first byte.
+			if _, err := send.Write([]byte(" ")); err != nil {
+				t.Fatal(err)
+			}
+			if got := call(s, tt.method, "/v2/agents/agt_a/sessions/ase_a_001", tt.body).Code; got >= 300 {
+				t.Fatalf("%s of the session: %d", tt.method, got)
+			}
+			send.Write([]byte(tt.input))
+			send.Close()
+			<-done
+			if w.Code != tt.status || decodeError(t, w).Code != tt.code {
+				t.Errorf("%d %s, want %d %s", w.Code, w.Body, tt.status, tt.code)
+			}
+			if tt.method == "PATCH" {
+				if after := call(s, "GET", eventsURL+"?include_hidden=true&limit=100", "").Body.String(); after != before {
+					t.Errorf("the events changed:\n%s\n%s", before, after)
+				}
+			}
+		})
+	}
+}
