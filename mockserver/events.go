@@ -284,10 +284,12 @@ func compactionOf(tx *store.Tx, session string, events []*store.Event, now time.
 		}
 	}
 	seq := tx.NextEvent()
-	summary := fmt.Sprintf("Summary of %d earlier turns.", turns)
-	if len(inputs) > 0 {
-		summary = fmt.Sprintf("Summary of %d earlier turns; the user asked: %s", turns, strings.Join(inputs, " / "))
+	noun := "turns"
+	if turns == 1 {
+		noun = "turn"
 	}
+	// A compaction holds a whole turn at least, so it has an input.
+	summary := fmt.Sprintf("Summary of %d earlier %s; the user asked: %s", turns, noun, strings.Join(inputs, " / "))
 	d := eventDoc{id: eventID(seq), kind: kindCompaction, session: session, createdAt: now.UTC().Format(time.RFC3339),
 		fields: map[string]json.RawMessage{
 			"turns_compacted":  rawJSON(turns),

@@ -37,6 +37,7 @@ type wireEvent struct {
 	} `json:"messages"`
 	TurnsCompacted  int    `json:"turns_compacted"`
 	EventsCompacted int    `json:"events_compacted"`
+	SummaryText     string `json:"summary_text"`
 	CreatedAt       string `json:"created_at"`
 }
 
@@ -268,8 +269,15 @@ func TestCompaction(t *testing.T) {
 	if diff := cmp.Diff([]string{"input_message", "agent_output", "compaction"}, types(visible.Events)); diff != "" {
 		t.Errorf("visible after the compaction (-want +got):\n%s", diff)
 	}
+	if want := "Summary of 2 earlier turns; the user asked: turn 0 / turn 1"; got.Events[0].SummaryText != want {
+		t.Errorf("summary %q, want %q", got.Events[0].SummaryText, want)
+	}
 	if w := call(s, "POST", eventsURL, `{"type":"compact","compact_up_to_event_id":"aev_missing"}`); w.Code != 400 {
 		t.Errorf("an unknown anchor: %d", w.Code)
+	}
+	one := decodeJSON[agentResponse](t, call(s, "POST", eventsURL, `{"type":"compact","compact_up_to_event_id":"`+ids[2]+`"}`), 201)
+	if want := "Summary of 1 earlier turn; the user asked: turn 2"; one.Events[0].SummaryText != want {
+		t.Errorf("summary %q, want %q", one.Events[0].SummaryText, want)
 	}
 }
 
