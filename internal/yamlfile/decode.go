@@ -121,6 +121,11 @@ func (f *File) decode(n *yaml.Node, path string, v reflect.Value, want string) {
 			f.Errorf(n, path, "must be %s, got %s", want, Describe(n))
 		case v.Kind() == reflect.String && n.ShortTag() == "!!str":
 			v.SetString(n.Value) // the common case, without yaml.v3's decoder
+		case v.CanInt() || v.CanUint():
+			// yaml.v3 would quietly turn 1.5 into 1.
+			if n.ShortTag() != "!!int" || n.Decode(v.Addr().Interface()) != nil {
+				f.Errorf(n, path, "must be %s, got %s", want, Describe(n))
+			}
 		case n.Decode(v.Addr().Interface()) != nil:
 			f.Errorf(n, path, "must be %s, got %s", want, Describe(n))
 		}

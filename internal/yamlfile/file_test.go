@@ -174,6 +174,11 @@ func TestDecode(t *testing.T) {
 			wantErr: "f.yaml:1: seed: must be a non-negative integer, got \"-3\"\nf.yaml:3: items[0].count: must be an integer, got \"many\"\nf.yaml:3: items[0].on: must be true or false, got \"maybe\"\nf.yaml:3: items[0].ratio: must be a number, got a list",
 		},
 		{
+			name:    "a fraction is not an integer",
+			src:     "seed: 2.0\nitems:\n  - {count: 1.5}\n  - {count: 1e3}\n",
+			wantErr: "f.yaml:1: seed: must be a non-negative integer, got \"2.0\"\nf.yaml:3: items[0].count: must be an integer, got \"1.5\"\nf.yaml:4: items[1].count: must be an integer, got \"1e3\"",
+		},
+		{
 			name:    "a text unmarshaler's error is placed at its field",
 			src:     "items:\n  - wait: soon\n",
 			wantErr: `f.yaml:2: items[0].wait: "soon" is not a duration`,
