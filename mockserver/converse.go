@@ -179,7 +179,7 @@ func (s *Server) createEvent(w http.ResponseWriter, r *request) error {
 	if _, err := inputSession(a, sess.ID); err != nil {
 		return err
 	}
-	r.snap.Touch(sess, s.clock.now()) // every input is activity
+	r.snap.Touch(a, sess, s.clock.now()) // every input is activity
 	if in.kind == "compact" {
 		return s.compact(w, a, sess, in.anchor)
 	}

@@ -45,7 +45,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *request) error {
 	if sess == nil {
 		return sessionNotFound(a.Key, key)
 	}
-	r.snap.Touch(sess, s.clock.now())
+	r.snap.Touch(a, sess, s.clock.now())
 	writeJSON(w, http.StatusOK, []byte(sess.JSON+"\n"))
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 func bigData(n int) *Data {
@@ -74,6 +75,26 @@ func BenchmarkReplaceSession(b *testing.B) {
 					old := tx.Agent("agt_big").Session(id)
 					return tx.PutSession("agt_big", &Session{ID: id, Enabled: old.Enabled})
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkLive measures a request's look at an agent whose 1k or 100k
+// sessions all have a tti, none of them expired: it should cost the same.
+func BenchmarkLive(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			sessions := make([]*Session, n)
+			for i := range sessions {
+				sessions[i] = &Session{ID: fmt.Sprintf("s%07d", i), TTIMinutes: int32(60 + i%60)}
+			}
+			st := New(NewData([]*Agent{NewAgent(Agent{Key: "agt_big"}, sessions)}, 0), epoch)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, a := st.Live("agt_big", epoch.Add(time.Minute)); a.SessionCount() != n {
+					b.Fatal(a.SessionCount())
+				}
 			}
 		})
 	}

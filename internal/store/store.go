@@ -130,9 +130,10 @@ func (s *Snapshot) Sessions(a *Agent, q Query, buf []*Session) Page[*Session] {
 	return list(s.filters, a.sessions, q, buf)
 }
 
-// Touch records a read of sess as activity, which keeps it from expiring.
-func (s *Snapshot) Touch(sess *Session, now time.Time) {
-	s.activity.touch(sess, now)
+// Touch records a read of sess, a session of a, as activity, which keeps it
+// from expiring.
+func (s *Snapshot) Touch(a *Agent, sess *Session, now time.Time) {
+	s.activity.touch(a, sess, now)
 }
 
 // Data is a loaded data set, before it is served: a Store can start from it,
@@ -198,7 +199,7 @@ func (st *Store) Write(now time.Time, change func(*Tx) error) (*Snapshot, error)
 	defer st.mu.Unlock()
 	cur := st.current.Load()
 	next := *cur
-	tx := &Tx{snap: &next, now: now, changed: map[string]*Agent{}}
+	tx := &Tx{snap: &next, now: now, changed: map[string]*Agent{}, replaced: map[string]bool{}}
 	next.agents = cur.agents.copy()
 	if err := change(tx); err != nil {
 		return cur, err
@@ -209,7 +210,7 @@ func (st *Store) Write(now time.Time, change func(*Tx) error) (*Snapshot, error)
 		}
 		next.agents.put(a)
 	}
-	next.activity.forget(tx.gone...)
+	next.activity.settle(tx, cur)
 	st.current.Store(&next)
 	return &next, nil
 }
@@ -223,7 +224,16 @@ type Tx struct {
 	snap    *Snapshot
 	now     time.Time
 	changed map[string]*Agent // agents changed so far; nil: deleted
-	gone    []*Session        // sessions whose activity is to be forgotten
+	// replaced are the agents put whole, rather than changed by puts and
+	// deletes of their sessions.
+	replaced map[string]bool
+	put      []putSession // sessions with a tti put so far
+	gone     []*Session   // sessions whose activity is to be forgotten
+}
+
+type putSession struct {
+	agent   string
+	session *Session
 }
 
 // Now is the time of the write.
@@ -281,6 +291,7 @@ func (tx *Tx) PutSession(key string, s *Session) error {
 	}
 	if s.TTIMinutes > 0 {
 		a.expiring.set(s)
+		tx.put = append(tx.put, putSession{key, s})
 	}
 	return nil
 }
@@ -303,6 +314,7 @@ func (tx *Tx) DeleteSession(key, id string) (*Session, error) {
 // PutAgent stores a, in place of the agent of its key if there is one.
 func (tx *Tx) PutAgent(a *Agent) {
 	tx.changed[a.Key] = a
+	tx.replaced[a.Key] = true
 }
 
 // DeleteAgent removes the agent of key, with its sessions, and returns it, or

@@ -232,7 +232,7 @@ func TestIdleSessionsExpire(t *testing.T) {
 		t.Fatalf("%d sessions before any tti", got)
 	}
 	snap := st.Snapshot()
-	snap.Touch(snap.Agent("agt_a").Session("long"), epoch.Add(30*time.Minute))
+	snap.Touch(snap.Agent("agt_a"), snap.Agent("agt_a").Session("long"), epoch.Add(30*time.Minute))
 	a := live(80 * time.Minute)
 	if a.Session("short") != nil || a.Session("long") == nil || a.Session("forever") == nil {
 		t.Errorf("at 80m: short %v, long %v, forever %v", a.Session("short"), a.Session("long"), a.Session("forever"))
@@ -242,15 +242,51 @@ func TestIdleSessionsExpire(t *testing.T) {
 	}
 }
 
+// TestExpiryBoundsFollowWritesAndReads checks that the time before which an
+// agent's sessions are not looked at never hides an expiry: a put of a
+// session that ends sooner, an agent put whole, and a read with the clock
+// set back all bring it forward.
+func TestExpiryBoundsFollowWritesAndReads(t *testing.T) {
+	d := NewData([]*Agent{
+		NewAgent(Agent{Key: "agt_a"}, []*Session{{ID: "long", TTIMinutes: 60}}),
+		NewAgent(Agent{Key: "agt_b"}, []*Session{{ID: "read", TTIMinutes: 60}}),
+	}, 0)
+	st := New(d, epoch)
+	live := func(key string, at time.Duration) *Agent {
+		_, a := st.Live(key, epoch.Add(at))
+		return a
+	}
+	live("agt_a", time.Minute) // a scan: nothing ends before 60m
+	short := &Session{ID: "short", TTIMinutes: 1, ActiveAt: epoch.Add(time.Minute).UnixNano()}
+	st.Write(epoch.Add(time.Minute), func(tx *Tx) error { return tx.PutSession("agt_a", short) })
+	if live("agt_a", 3*time.Minute).Session("short") != nil {
+		t.Error("a session put with a tti of 1 minute is there 2 minutes later")
+	}
+	live("agt_a", 4*time.Minute)
+	st.Write(epoch.Add(4*time.Minute), func(tx *Tx) error {
+		tx.PutAgent(NewAgent(Agent{Key: "agt_a"}, []*Session{{ID: "new", TTIMinutes: 1}}))
+		return nil
+	})
+	if live("agt_a", 5*time.Minute).Session("new") != nil {
+		t.Error("a session of an agent put whole outlived its tti from the load")
+	}
+	live("agt_b", time.Minute)
+	snap := st.Snapshot()
+	snap.Touch(snap.Agent("agt_b"), snap.Agent("agt_b").Session("read"), epoch.Add(-30*time.Minute))
+	if live("agt_b", 31*time.Minute).Session("read") != nil {
+		t.Error("a read with the clock set back 30 minutes did not bring the end forward")
+	}
+}
+
 func TestReadsOfGoneSessionsAreForgotten(t *testing.T) {
 	st := New(testData(0), epoch)
 	for i := range 20 {
 		s := &Session{ID: fmt.Sprint("s", i), TTIMinutes: 5}
 		st.Write(epoch, func(tx *Tx) error { return tx.PutSession("agt_a", s) })
-		st.Snapshot().Touch(s, epoch)
+		st.Snapshot().Touch(st.Snapshot().Agent("agt_a"), s, epoch)
 		patched := &Session{ID: s.ID, TTIMinutes: 5}
 		st.Write(epoch, func(tx *Tx) error { return tx.PutSession("agt_a", patched) })
-		st.Snapshot().Touch(patched, epoch)
+		st.Snapshot().Touch(st.Snapshot().Agent("agt_a"), patched, epoch)
 		st.Write(epoch, func(tx *Tx) error {
 			_, err := tx.DeleteSession("agt_a", s.ID)
 			return err
