@@ -222,21 +222,58 @@ func (s set[T]) count(e Enabled) int {
 	return s.len()
 }
 
+// pageRoom is the largest page, as the API allows it, that page merges
+// without an allocation.
+const pageRoom = 100
+
 // page returns one page without a filter, in O(log n + limit).
 func (s set[T]) page(q Query, buf []T) Page[T] {
 	if cap(buf) < q.Limit {
 		buf = make([]T, 0, q.Limit)
 	}
 	p := Page[T]{Items: buf[:0], Total: s.count(q.Enabled)}
-	s.after(q.Enabled, q.After, func(v T) bool {
+	take := func(v T) bool {
 		if len(p.Items) == q.Limit {
 			p.More = true
 			return false
 		}
 		p.Items = append(p.Items, v)
 		return true
-	})
+	}
+	if q.Enabled != AnyEnabled || s.on.len() == 0 || s.off.len() == 0 {
+		s.after(q.Enabled, q.After, take)
+		return p
+	}
+	// A page of both trees needs no more than its limit and one of each:
+	// those are gathered from each tree and merged, which is cheaper than
+	// after's two iterators (and spares their allocations).
+	var zero T
+	pivot := zero.withKey(q.After)
+	var onRoom, offRoom [pageRoom + 2]T // and one that may be the pivot's own
+	on := s.on.gather(pivot, onRoom[:0], q.Limit+2)
+	off := s.off.gather(pivot, offRoom[:0], q.Limit+2)
+	for len(p.Items) < q.Limit && len(on)+len(off) > 0 {
+		if len(off) > 0 && (len(on) == 0 || off[0].key() < on[0].key()) {
+			p.Items, off = append(p.Items, off[0]), off[1:]
+		} else {
+			p.Items, on = append(p.Items, on[0]), on[1:]
+		}
+	}
+	p.More = len(on)+len(off) > 0
 	return p
+}
+
+// gather appends up to n items from the key of pivot on, its own included,
+// to into.
+func (t tree[T]) gather(pivot T, into []T, n int) []T {
+	t.t.Ascend(pivot, func(v T) bool {
+		into = append(into, v)
+		return len(into) < n
+	})
+	if len(into) > 0 && into[0].key() == pivot.key() {
+		into = into[1:]
+	}
+	return into
 }
 
 // matching returns the items of an index that the filter takes, in order:
