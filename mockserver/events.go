@@ -288,8 +288,10 @@ func compactionOf(tx *store.Tx, session string, events []*store.Event, now time.
 	if turns == 1 {
 		noun = "turn"
 	}
-	// A compaction holds a whole turn at least, so it has an input.
-	summary := fmt.Sprintf("Summary of %d earlier %s; the user asked: %s", turns, noun, strings.Join(inputs, " / "))
+	summary := fmt.Sprintf("Summary of %d earlier %s.", turns, noun)
+	if len(inputs) > 0 { // a fork's cut may hold no input
+		summary = fmt.Sprintf("Summary of %d earlier %s; the user asked: %s", turns, noun, strings.Join(inputs, " / "))
+	}
 	d := eventDoc{id: eventID(seq), kind: kindCompaction, session: session, createdAt: now.UTC().Format(time.RFC3339),
 		fields: map[string]json.RawMessage{
 			"turns_compacted":  rawJSON(turns),

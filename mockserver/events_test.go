@@ -627,3 +627,21 @@ func TestAnInputLosesToAWriteThatOvertakesIt(t *testing.T) {
 		})
 	}
 }
+
+// TestAForkOfNoInputSaysSo forks with compact_up_to_event_id over a cut
+// whose input is hidden: the compaction's summary has no empty list of what
+// the user asked.
+func TestAForkOfNoInputSaysSo(t *testing.T) {
+	s := newTestServer(t)
+	events := decodeJSON[agentResponse](t, call(s, "POST", eventsURL, input("Hello", false)), 201).Events
+	if w := call(s, "POST", eventsURL+"/"+events[0].ID+"/hide", ""); w.Code != 200 {
+		t.Fatalf("hide: %d %s", w.Code, w.Body)
+	}
+	last := events[len(events)-1].ID
+	key := decodeSession(t, call(s, "POST", "/v2/agents/agt_a/sessions",
+		`{"name":"fork","from_session":{"session_key":"ase_a_001","compact_up_to_event_id":"`+last+`"}}`), 201).Key
+	got := decodeJSON[eventList](t, call(s, "GET", "/v2/agents/agt_a/sessions/"+key+"/events", ""), 200).Events
+	if len(got) != 1 || got[0].SummaryText != "Summary of 0 earlier turns." {
+		t.Errorf("fork events %+v", got)
+	}
+}

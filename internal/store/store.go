@@ -70,7 +70,7 @@ func (a *Agent) matches(re *regexp.Regexp) bool { return matchText(re, a.Name, a
 // which must be unique.
 func NewAgent(a Agent, sessions []*Session) *Agent {
 	for _, s := range sessions {
-		s.head = headOf(s.ID)
+		s.setHead()
 	}
 	a.sessions = load(sessions)
 	a.expiring = newTree[*Session]()
@@ -281,7 +281,7 @@ func (tx *Tx) PutSession(key string, s *Session) error {
 	if err != nil {
 		return err
 	}
-	s.head = headOf(s.ID)
+	s.setHead()
 	old, replaced := a.sessions.put(s)
 	if replaced {
 		tx.gone = append(tx.gone, old)
@@ -359,9 +359,18 @@ func (a *Agent) removeSession(id string) *Session {
 // numbers. A session keeps its id's head, so that a comparison in a tree
 // reads the session and not also, in another cache line and often another
 // page, its id's bytes: at a million sessions that halves the cache misses
-// of a lookup. Keys hold no zero bytes, so heads sort as their keys do, and
-// only keys whose first 16 bytes are the same need the whole key compared.
+// of a lookup. Keys whose heads differ sort as their heads do; only keys
+// whose heads are the same need the whole key compared.
 type keyHead [2]uint64
+
+// setHead sets s's head from its ID. It writes only a session that lacks
+// it, so that a session the store already holds, and readers compare, may
+// be put again.
+func (s *Session) setHead() {
+	if h := headOf(s.ID); s.head != h {
+		s.head = h
+	}
+}
 
 func headOf(key string) keyHead {
 	var b [16]byte

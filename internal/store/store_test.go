@@ -452,3 +452,25 @@ func TestWritesMatchAModel(t *testing.T) {
 		}
 	}
 }
+
+// TestASessionMayBePutAgain puts sessions the store already holds while
+// readers walk them: under -race this shows the put writes nothing that
+// readers compare.
+func TestASessionMayBePutAgain(t *testing.T) {
+	st := New(testData(100), epoch)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 200 {
+			snap := st.Snapshot()
+			walk(snap, snap.Agent("agt_a"), Query{Limit: 7})
+		}
+	})
+	for i := range 200 {
+		id := fmt.Sprintf("s%03d", i%100)
+		st.Write(epoch, func(tx *Tx) error { return tx.PutSession("agt_a", tx.Agent("agt_a").Session(id)) })
+	}
+	wg.Wait()
+	if n := st.Snapshot().Agent("agt_a").SessionCount(); n != 100 {
+		t.Errorf("%d sessions, want 100", n)
+	}
+}
