@@ -91,11 +91,13 @@ func (ac *activity) anyExpired(a *Agent, now time.Time) bool {
 }
 
 // each calls f for the expired sessions of a until f returns false. Before
-// a's bound it looks at none of them; a scan that finds none sets the bound.
+// a's bound it looks at none of them; a scan that finds none sets the bound,
+// unless a newer version of the agent has one.
 func (ac *activity) each(a *Agent, now time.Time, f func(*Session) bool) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	if b, ok := ac.bounds[a.Key]; ok && b.agent == a && now.Before(b.at) {
+	b, ok := ac.bounds[a.Key]
+	if ok && b.agent == a && now.Before(b.at) {
 		return
 	}
 	var soonest time.Time
@@ -111,7 +113,8 @@ func (ac *activity) each(a *Agent, now time.Time, f func(*Session) bool) {
 		}
 		return true
 	})
-	if !expired && !soonest.IsZero() {
+	// A reader of an older snapshot leaves a newer version's bound alone.
+	if !expired && !soonest.IsZero() && (!ok || b.agent.version <= a.version) {
 		ac.bounds[a.Key] = bound{a, soonest}
 	}
 }

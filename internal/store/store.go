@@ -58,6 +58,9 @@ type Agent struct {
 	sessions set[*Session]
 	expiring tree[*Session] // the sessions with a tti
 	logs     tree[*log]     // the sessions' events, by session key
+	// version orders the agents a store publishes: a write stamps each
+	// agent it changes with a higher one. Loaded agents have 0.
+	version uint64
 }
 
 func (a *Agent) key() string                    { return a.Key }
@@ -153,9 +156,10 @@ func NewData(agents []*Agent, events uint64) *Data {
 // lock; writes are serialised, and each publishes a new snapshot that shares
 // what it did not change, so a write costs O(log n).
 type Store struct {
-	mu      sync.Mutex // serialises writes
-	current atomic.Pointer[Snapshot]
-	filters filterCache
+	mu       sync.Mutex // serialises writes
+	current  atomic.Pointer[Snapshot]
+	filters  filterCache
+	versions uint64 // the last agent version stamped; under mu
 }
 
 // New returns a store that serves d, with no activity before now.
@@ -208,6 +212,8 @@ func (st *Store) Write(now time.Time, change func(*Tx) error) (*Snapshot, error)
 		if a == nil {
 			continue
 		}
+		st.versions++
+		a.version = st.versions // a is the write's own, not yet published
 		next.agents.put(a)
 	}
 	next.activity.settle(tx, cur)
@@ -311,7 +317,8 @@ func (tx *Tx) DeleteSession(key, id string) (*Session, error) {
 	return old, nil
 }
 
-// PutAgent stores a, in place of the agent of its key if there is one.
+// PutAgent stores a, in place of the agent of its key if there is one. a
+// must be new, as NewAgent and With make them: no snapshot may hold it yet.
 func (tx *Tx) PutAgent(a *Agent) {
 	tx.changed[a.Key] = a
 	tx.replaced[a.Key] = true

@@ -474,3 +474,20 @@ func TestASessionMayBePutAgain(t *testing.T) {
 		t.Errorf("%d sessions, want 100", n)
 	}
 }
+
+// TestAnOlderReaderLeavesTheBoundAlone has a reader of the data before a
+// write look at the agent after the current version has set its bound: the
+// bound stays the current version's, so the next look costs nothing.
+func TestAnOlderReaderLeavesTheBoundAlone(t *testing.T) {
+	st := New(NewData([]*Agent{NewAgent(Agent{Key: "agt_a"}, []*Session{{ID: "s", TTIMinutes: 60}})}, 0), epoch)
+	before := st.Snapshot()
+	st.Write(epoch, func(tx *Tx) error { return tx.PutSession("agt_a", &Session{ID: "t"}) })
+	_, current := st.Live("agt_a", epoch.Add(time.Minute)) // sets the bound
+	ac := before.activity
+	ac.anyExpired(before.Agent("agt_a"), epoch.Add(time.Minute))
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	if b := ac.bounds["agt_a"]; b.agent != current {
+		t.Errorf("the bound is for version %d, want the current %d", b.agent.version, current.version)
+	}
+}
